@@ -1,0 +1,22 @@
+variable "name" {
+  description = "Globally unique bucket name."
+  type        = string
+}
+
+variable "force_destroy" {
+  description = "Allow destroying a non-empty bucket (ephemeral environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "versioning" {
+  description = "Keep previous object versions."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags for the bucket."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,84 @@
+# One Lambda function the project's way: built from functions/<name>/ (its own
+# requirements.txt) plus the shared package, JSON logs, X-Ray, least-privilege role,
+# optional SQS trigger with partial batch responses.
+#
+# This is the only call of the registry module in the tree. Offline runs generate a copy
+# of terraform/ in which this source points at ../lambda_standin (same interface).
+module "lambda" {
+  source  = "terraform-aws-modules/lambda/aws"
+  version = "~> 8.8"
+
+  function_name = var.name
+  description   = var.description
+  handler       = var.handler
+  runtime       = var.runtime
+  architectures = ["x86_64"]
+  timeout       = var.timeout
+  memory_size   = var.memory_size
+
+  source_path = [
+    {
+      path             = var.source_dir
+      pip_requirements = true
+      patterns         = ["!__pycache__/.*", "!.*\\.pyc"]
+    },
+    {
+      path          = var.shared_dir
+      prefix_in_zip = "shared"
+      patterns      = ["!__pycache__/.*", "!.*\\.pyc"]
+    },
+  ]
+  artifacts_dir                = var.artifacts_dir
+  trigger_on_package_timestamp = false
+
+  environment_variables = merge(
+    {
+      POWERTOOLS_SERVICE_NAME      = var.service
+      POWERTOOLS_LOG_LEVEL         = var.log_level
+      POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    },
+    var.environment,
+  )
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  tracing_mode          = "Active"
+  attach_tracing_policy = true
+
+  logging_log_format                = "JSON"
+  cloudwatch_logs_retention_in_days = var.log_retention_days
+
+  attach_policy_statements = true
+  policy_statements        = merge(var.policy_statements, local.trigger_statements)
+
+  create_current_version_allowed_triggers   = false
+  create_unqualified_alias_allowed_triggers = length(var.allowed_triggers) > 0
+  allowed_triggers                          = var.allowed_triggers
+
+  event_source_mapping = local.event_source_mapping
+
+  tags = var.tags
+}
+
+locals {
+  event_source_mapping = var.sqs_trigger == null ? {} : {
+    sqs = merge(
+      {
+        event_source_arn                   = var.sqs_trigger.queue_arn
+        batch_size                         = var.sqs_trigger.batch_size
+        maximum_batching_window_in_seconds = var.sqs_trigger.batching_window_seconds
+        function_response_types            = ["ReportBatchItemFailures"]
+      },
+      var.sqs_trigger.maximum_concurrency == null ? {} : {
+        scaling_config = { maximum_concurrency = var.sqs_trigger.maximum_concurrency }
+      },
+    )
+  }
+
+  trigger_statements = var.sqs_trigger == null ? {} : {
+    consume_trigger_queue = {
+      effect    = "Allow"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [var.sqs_trigger.queue_arn]
+    }
+  }
+}

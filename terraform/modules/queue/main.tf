@@ -1,0 +1,39 @@
+# An SQS queue with its dead-letter queue, encrypted at rest, redrive both ways.
+locals {
+  suffix = var.fifo ? ".fifo" : ""
+  # Known before the queue exists, so the DLQ can name its one allowed source inline.
+  source_arn = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.name}${local.suffix}"
+}
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name}-dlq${local.suffix}"
+  fifo_queue                = var.fifo ? true : null
+  message_retention_seconds = 1209600 # 14 days: the maximum, to investigate and redrive
+  max_message_size          = var.max_message_size
+  sqs_managed_sse_enabled   = true
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.source_arn]
+  })
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "this" {
+  name                        = "${var.name}${local.suffix}"
+  fifo_queue                  = var.fifo ? true : null
+  content_based_deduplication = var.fifo ? false : null
+  visibility_timeout_seconds  = var.visibility_timeout_seconds
+  message_retention_seconds   = var.message_retention_seconds
+  receive_wait_time_seconds   = var.receive_wait_time_seconds
+  max_message_size            = var.max_message_size
+  sqs_managed_sse_enabled     = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+}

@@ -1,0 +1,29 @@
+output "url" {
+  description = "Queue URL."
+  value       = aws_sqs_queue.this.url
+}
+
+output "arn" {
+  description = "Queue ARN."
+  value       = aws_sqs_queue.this.arn
+}
+
+output "name" {
+  description = "Queue name."
+  value       = aws_sqs_queue.this.name
+}
+
+output "visibility_timeout_seconds" {
+  description = "Visibility timeout of the queue."
+  value       = aws_sqs_queue.this.visibility_timeout_seconds
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue URL."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dlq_arn" {
+  description = "Dead-letter queue ARN."
+  value       = aws_sqs_queue.dlq.arn
+}

@@ -1,0 +1,30 @@
+output "ingester_function_name" {
+  description = "Function clients invoke to ingest messages."
+  value       = module.ingester.name
+}
+
+output "dispatcher_function_names" {
+  description = "Dispatcher per pool queue."
+  value       = { for k, f in module.dispatcher : k => f.name }
+}
+
+output "pool_queues" {
+  description = "Pool queues with their DLQs, visibility and consumer timeout."
+  value = { for k, q in module.pool_queue : k => {
+    url                        = q.url
+    arn                        = q.arn
+    dlq_url                    = q.dlq_url
+    visibility_timeout_seconds = q.visibility_timeout_seconds
+    consumer_timeout           = module.dispatcher[k].timeout
+  } }
+}
+
+output "url_store_queue_url" {
+  description = "The untriggered URL store queue."
+  value       = module.url_store.url
+}
+
+output "assignment_table_name" {
+  description = "User -> queue assignments."
+  value       = module.assignments.name
+}

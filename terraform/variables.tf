@@ -1,0 +1,57 @@
+variable "environment" {
+  description = "Environment name: local, dev, stg or prod."
+  type        = string
+  validation {
+    condition     = contains(["local", "dev", "stg", "prod"], var.environment)
+    error_message = "environment must be one of local, dev, stg, prod."
+  }
+}
+
+variable "project" {
+  description = "Project name, first part of every resource name."
+  type        = string
+  default     = "qp"
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "ap-northeast-1"
+}
+
+variable "emulator" {
+  description = "True when applying to an emulator (skips account lookups, path-style S3)."
+  type        = bool
+  default     = false
+}
+
+variable "artifacts_dir" {
+  description = "Where function zips are built."
+  type        = string
+  default     = "builds"
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for every function."
+  type        = number
+  default     = 30
+}
+
+variable "max_receive_count" {
+  description = "Receives before a message moves to its DLQ (every consumer queue)."
+  type        = number
+  default     = 5
+}
+
+variable "sticky" {
+  description = "Sticky-queue pattern settings."
+  type = object({
+    pool_size              = number
+    queue_type             = optional(string, "standard")
+    assignment_ttl_seconds = optional(number, 300)
+    ingester_timeout       = optional(number, 10)
+    dispatcher_timeout     = optional(number, 30)
+    dispatcher_batch_size  = optional(number, 10)
+  })
+  default = { pool_size = 4 }
+}

@@ -1,0 +1,72 @@
+"""Runtime inside one local Lambda worker process (started by runner.py).
+
+argv: <code dir> <handler module.function>. Reads one JSON request per line on stdin,
+answers one JSON line on a private copy of stdout; everything the function prints (logs,
+EMF metrics) goes to stderr, which the runner writes to the function's log file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+
+class Context:
+    def __init__(self, request: dict) -> None:
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = request["function_arn"]
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request["request_id"]
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline = request["deadline"]
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def main() -> None:
+    code_dir, handler_spec = sys.argv[1], sys.argv[2]
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    sys.path.insert(0, code_dir)
+    os.chdir(code_dir)
+    module_name, func_name = handler_spec.rsplit(".", 1)
+    try:
+        handler = getattr(importlib.import_module(module_name), func_name)
+        init_error = None
+    except Exception as exc:  # Runtime.ImportModuleError in AWS
+        traceback.print_exc()
+        handler, init_error = None, exc
+    proto.write(json.dumps({"ready": init_error is None}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
+        if handler is None:
+            result = {"error": {"errorType": "Runtime.ImportModuleError", "errorMessage": str(init_error)}}
+        else:
+            try:
+                result = {"payload": handler(request["event"], Context(request))}
+            except Exception as exc:
+                traceback.print_exc()
+                result = {
+                    "error": {
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_exc().splitlines(),
+                    }
+                }
+        sys.stderr.flush()
+        proto.write(json.dumps(result, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The embedded AWS emulator: moto's server, in this process, on 127.0.0.1.
+
+Two adjustments make moto behave like AWS for a Lambda service that lives outside it:
+* moto would consume an SQS queue itself when an event source mapping exists (and try to
+  run the function in Docker); here the mappings are only stored, and the local runner polls.
+* Lambda ``Invoke`` requests are answered by the local runner (``invoke_handler``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+ACCOUNT_ID = "123456789012"
+
+InvokeHandler = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]
+
+
+def _detach_moto_event_source_mappings() -> None:
+    from moto.sqs.models import Queue
+
+    def _get(self: Any) -> dict:
+        return {}
+
+    def _set(self: Any, value: Any) -> None:
+        pass
+
+    Queue.lambda_event_source_mappings = property(_get, _set)  # type: ignore[assignment]
+
+
+def _keep_redrive_allow_policy() -> None:
+    """moto accepts RedriveAllowPolicy but never returns it; terraform then waits forever."""
+    from moto.sqs.models import Queue
+
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
+        Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+
+
+def _conditional_bucket_policy_statements() -> None:
+    """moto ignores Condition blocks, so a TLS-only Deny (aws:SecureTransport=false) denies
+    everything. Requests to the emulator stand for TLS requests to AWS: statements with a
+    Condition are left out of moto's evaluation."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        policy["Statement"] = [st for st in statements if "Condition" not in st]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def patch_moto() -> None:
+    _detach_moto_event_source_mappings()
+    _keep_redrive_allow_policy()
+    _conditional_bucket_policy_statements()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self, port: int | None = None, region: str = "us-east-1") -> None:
+        self.port = port or free_port()
+        self.region = region
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.invoke_handler: InvokeHandler | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def env(self) -> dict[str, str]:
+        """Environment for any client (terraform, boto3, functions) talking to this emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_SESSION_TOKEN": "test",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def _app(self) -> Callable:
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+
+        def app(environ: dict, start_response: Callable) -> Any:
+            match = INVOKE_PATH.match(environ.get("PATH_INFO", ""))
+            if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:
+                request = Request(environ)
+                name = match.group("name")
+                kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+                status, headers, body = self.invoke_handler(name, kind, request.get_data())
+                return Response(body, status=status, headers=headers)(environ, start_response)
+            return moto_app(environ, start_response)
+
+        return app
+
+    def start(self) -> Emulator:
+        patch_moto()
+        self._server = make_server("127.0.0.1", self.port, self._app(), threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    def function_code(self, function_name: str) -> bytes:
+        """The deployed zip of a function, straight from moto's Lambda backend."""
+        from moto.awslambda.models import lambda_backends
+
+        backend = lambda_backends[ACCOUNT_ID][self.region]
+        return backend.get_function(function_name).code_bytes
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def error_body(kind: str, message: str) -> bytes:
+    return json.dumps({"errorType": kind, "errorMessage": message}).encode()

@@ -1,0 +1,439 @@
+"""The local Lambda runner: runs deployed functions the way the Lambda service would.
+
+Everything comes from the emulator after ``terraform apply``: functions (handler, timeout,
+memory, environment, reserved concurrency), SQS event source mappings (batch size,
+batching window, max concurrency, ReportBatchItemFailures). Nothing is listed twice.
+
+* Each function runs in its own worker processes (at most its concurrency), with exactly
+  its deployed environment plus the variables the Lambda runtime itself sets.
+* SQS: pollers receive up to ``batch_size`` messages, invoke, then delete what succeeded
+  (all, or all but ``batchItemFailures``). Failed messages are left to their visibility
+  timeout; the emulator moves them to the DLQ after ``maxReceiveCount`` receives.
+* Invoke API (served by the emulator): RequestResponse runs and answers; Event is queued and
+  retried twice on error, like Lambda's async invocation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+log = logging.getLogger("local-runner")
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    arn: str
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    concurrency: int
+    log_group: str
+
+
+@dataclass
+class SqsMapping:
+    uuid: str
+    function: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    batching_window: int
+    report_failures: bool
+    maximum_concurrency: int | None
+
+
+@dataclass
+class InvocationResult:
+    ok: bool
+    payload: Any = None
+    error: dict[str, Any] | None = None
+
+
+def trace_header() -> str:
+    """An X-Ray trace header as the Lambda runtime sets it; not sampled, so nothing is sent."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+
+
+class Worker:
+    def __init__(self, spec: FunctionSpec, code_dir: Path, base_env: dict[str, str], log_file: Path) -> None:
+        env = {
+            **base_env,
+            **spec.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "_HANDLER": spec.handler,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.spec = spec
+        self._log = open(log_file, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(BOOTSTRAP), str(code_dir), spec.handler],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            cwd=code_dir,
+        )
+        ready = self._read_line(timeout=60)  # init phase has its own (10 s in AWS) budget
+        if ready is None:
+            self.kill()
+            raise RuntimeError(f"{spec.name}: worker did not start")
+
+    def _read_line(self, timeout: float) -> dict | None:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, timeout))
+        if not ready:
+            return None
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def invoke(self, event: Any) -> InvocationResult:
+        assert self.proc.stdin is not None
+        request = {
+            "event": event,
+            "request_id": str(uuid.uuid4()),
+            "function_arn": self.spec.arn,
+            "deadline": time.time() + self.spec.timeout,
+            "trace_id": trace_header(),
+        }
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"})
+        answer = self._read_line(timeout=self.spec.timeout)
+        if answer is None:
+            self.kill()
+            message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+            return InvocationResult(False, error={"errorType": "Sandbox.Timedout", "errorMessage": message})
+        if "error" in answer:
+            return InvocationResult(False, error=answer["error"])
+        return InvocationResult(True, payload=answer["payload"])
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+class FunctionPool:
+    """At most ``concurrency`` warm workers; an invocation waits for a free one (throttling)."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, base_env: dict[str, str], log_file: Path) -> None:
+        self.spec, self.code_dir, self.base_env, self.log_file = spec, code_dir, base_env, log_file
+        self._slots = threading.BoundedSemaphore(spec.concurrency)
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+        self.invocations = 0
+        self.errors = 0
+
+    def invoke(self, event: Any) -> InvocationResult:
+        with self._slots:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+            if worker is None or not worker.alive:
+                worker = Worker(self.spec, self.code_dir, self.base_env, self.log_file)
+            result = worker.invoke(event)
+            with self._lock:
+                self.invocations += 1
+                self.errors += 0 if result.ok else 1
+                if worker.alive:
+                    self._idle.append(worker)
+            return result
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in self._idle:
+                worker.kill()
+            self._idle.clear()
+
+
+def sqs_event_record(message: dict, queue_arn: str, region: str) -> dict:
+    attributes = dict(message.get("Attributes", {}))
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": {
+            k: {
+                "stringValue": v.get("StringValue"),
+                "binaryValue": v.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": v["DataType"],
+            }
+            for k, v in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def successful_receipts(records: list[dict], result: InvocationResult, report_failures: bool) -> list[dict]:
+    """Which records Lambda deletes after an invocation (AWS semantics)."""
+    if not result.ok:
+        return []
+    if not report_failures:
+        return records
+    payload = result.payload if isinstance(result.payload, dict) else {}
+    failures = payload.get("batchItemFailures") or []
+    ids = [f.get("itemIdentifier") for f in failures if isinstance(f, dict)]
+    known = {r["messageId"] for r in records}
+    if any(not i or i not in known for i in ids):  # malformed response: whole batch failed
+        return []
+    return [r for r in records if r["messageId"] not in set(ids)]
+
+
+@dataclass
+class LocalLambdaRunner:
+    endpoint: str
+    region: str
+    code_fetcher: Callable[[str], bytes]
+    work_dir: Path = field(default_factory=lambda: REPO / ".build" / "runner")
+    default_concurrency: int = 4
+    async_retry_delays: tuple[float, ...] = (1.0, 2.0)
+
+    def __post_init__(self) -> None:
+        self.functions: dict[str, FunctionSpec] = {}
+        self.mappings: list[SqsMapping] = []
+        self.pools: dict[str, FunctionPool] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._async: dict[str, queue.Queue] = {}
+        self.log_dir = self.work_dir / "logs"
+        self.base_env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+            "AWS_SESSION_TOKEN": os.environ.get("AWS_SESSION_TOKEN", "test"),
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.base_env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.base_env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.base_env["AWS_SESSION_TOKEN"],
+        )
+
+    # --- discovery -------------------------------------------------------------------------
+
+    def discover(self) -> None:
+        lam, sqs = self.client("lambda"), self.client("sqs")
+        esm_concurrency: dict[str, int] = {}
+        for page in lam.get_paginator("list_event_source_mappings").paginate():
+            for m in page["EventSourceMappings"]:
+                arn = m["EventSourceArn"]
+                if not arn.startswith("arn:aws:sqs:") or m.get("State", "Enabled") not in (
+                    "Enabled",
+                    "Creating",
+                    "Updating",
+                ):
+                    continue
+                _, _, _, _, account, queue_name = arn.split(":")
+                url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                max_conc = (m.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                function = m["FunctionArn"].split(":")[6]
+                self.mappings.append(
+                    SqsMapping(
+                        uuid=m["UUID"],
+                        function=function,
+                        queue_url=url,
+                        queue_arn=arn,
+                        batch_size=m.get("BatchSize", 10),
+                        batching_window=m.get("MaximumBatchingWindowInSeconds", 0),
+                        report_failures="ReportBatchItemFailures" in (m.get("FunctionResponseTypes") or []),
+                        maximum_concurrency=max_conc,
+                    )
+                )
+                if max_conc:
+                    esm_concurrency[function] = max_conc
+        for page in lam.get_paginator("list_functions").paginate():
+            for cfg in page["Functions"]:
+                name = cfg["FunctionName"]
+                reserved = lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+                if reserved == 0:
+                    continue  # throttled to zero: AWS never runs it
+                concurrency = reserved or esm_concurrency.get(name) or self.default_concurrency
+                self.functions[name] = FunctionSpec(
+                    name=name,
+                    arn=cfg["FunctionArn"],
+                    handler=cfg["Handler"],
+                    timeout=cfg.get("Timeout", 3),
+                    memory=cfg.get("MemorySize", 128),
+                    environment=(cfg.get("Environment") or {}).get("Variables", {}),
+                    concurrency=min(concurrency, self.default_concurrency) if not reserved else reserved,
+                    log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}",
+                )
+
+    def _code_dir(self, name: str) -> Path:
+        code = self.code_fetcher(name)
+        target = self.work_dir / "code" / f"{name}-{hashlib.sha256(code).hexdigest()[:12]}"
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            zipfile.ZipFile(io.BytesIO(code)).extractall(tmp)
+            tmp.rename(target)
+        return target
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> LocalLambdaRunner:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if not self.functions:
+            self.discover()
+        for name, spec in self.functions.items():
+            self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, self.log_dir / f"{name}.log")
+        for mapping in self.mappings:
+            if mapping.function not in self.pools:
+                continue
+            pollers = self.pools[mapping.function].spec.concurrency
+            for i in range(pollers):
+                self._spawn(self._poll_sqs, mapping, name=f"poll-{mapping.function}-{i}")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        for pool in self.pools.values():
+            pool.close()
+
+    def _spawn(self, target: Callable, *args: Any, name: str) -> None:
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    # --- SQS event source mapping ---------------------------------------------------------
+
+    def _poll_sqs(self, mapping: SqsMapping) -> None:
+        sqs = self.client("sqs")
+        pool = self.pools[mapping.function]
+        while not self._stop.is_set():
+            try:
+                messages = self._receive(sqs, mapping)
+                if not messages:
+                    continue
+                records = [sqs_event_record(m, mapping.queue_arn, self.region) for m in messages]
+                result = pool.invoke({"Records": records})
+                if not result.ok:
+                    log.warning("%s failed: %s", mapping.function, result.error)
+                done = successful_receipts(records, result, mapping.report_failures)
+                for start in range(0, len(done), 10):
+                    sqs.delete_message_batch(
+                        QueueUrl=mapping.queue_url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
+                            for i, r in enumerate(done[start : start + 10])
+                        ],
+                    )
+            except Exception:  # keep polling, as the service does
+                if not self._stop.is_set():
+                    log.exception("poller for %s", mapping.function)
+                    time.sleep(0.5)
+
+    def _receive(self, sqs: Any, mapping: SqsMapping) -> list[dict]:
+        deadline = time.time() + mapping.batching_window
+        messages: list[dict] = []
+        while len(messages) < mapping.batch_size and not self._stop.is_set():
+            got = sqs.receive_message(
+                QueueUrl=mapping.queue_url,
+                MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)),
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+            messages.extend(got)
+            if not got or time.time() >= deadline:
+                break
+        return messages
+
+    # --- Invoke API ------------------------------------------------------------------------
+
+    def _resolve(self, name_or_arn: str) -> str:
+        name = name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn
+        if name not in self.pools:
+            raise KeyError(name)
+        return name
+
+    def handle_invoke(self, name_or_arn: str, kind: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        try:
+            name = self._resolve(name_or_arn)
+        except KeyError:
+            err = {"Type": "User", "Message": f"Function not found: {name_or_arn}"}
+            return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(err).encode()
+        event = json.loads(body or b"{}")
+        if kind == "DryRun":
+            return 204, {}, b""
+        if kind == "Event":
+            self._async_queue(name).put((event, 0))
+            return 202, {}, b""
+        result = self.pools[name].invoke(event)
+        if result.ok:
+            return 200, {"X-Amz-Executed-Version": "$LATEST"}, json.dumps(result.payload).encode()
+        return (
+            200,
+            {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"},
+            json.dumps(result.error).encode(),
+        )
+
+    def _async_queue(self, name: str) -> queue.Queue:
+        if name not in self._async:
+            self._async[name] = queue.Queue()
+            for i in range(self.pools[name].spec.concurrency):
+                self._spawn(self._run_async, name, name=f"async-{name}-{i}")
+        return self._async[name]
+
+    def _run_async(self, name: str) -> None:
+        q = self._async[name]
+        while not self._stop.is_set():
+            try:
+                event, attempt = q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            result = self.pools[name].invoke(event)
+            if not result.ok and attempt < len(self.async_retry_delays):
+                threading.Timer(self.async_retry_delays[attempt], q.put, args=((event, attempt + 1),)).start()
+            elif not result.ok:
+                log.error("async invocation of %s dropped after retries: %s", name, result.error)

@@ -1,0 +1,114 @@
+"""Run the real root module offline: a generated copy whose registry module is the stand-in.
+
+``terraform/`` is never modified. The copy lives in ``.build/offline/terraform`` next to
+symlinks to ``functions/`` and ``shared/`` so relative paths resolve as in the original.
+Only two things differ in the copy: the lambda module's source (the project stand-in, same
+interface) and the provider constraint (the offline mirror has aws 5.100), plus a local
+backend instead of S3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "terraform"
+OFFLINE_ROOT = REPO / ".build" / "offline"
+REGISTRY_SOURCE = re.compile(r'source\s*=\s*"terraform-aws-modules/lambda/aws"\s*\n\s*version\s*=\s*"[^"]*"')
+STANDIN_SOURCE = 'source = "../lambda_standin"'
+PROVIDER_CONSTRAINT = re.compile(r'(source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*)"[^"]*"')
+BACKEND_OVERRIDE = 'terraform {\n  backend "local" {}\n}\n'
+
+
+def plugin_dir() -> str:
+    return os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
+
+
+def terraform_bin() -> str:
+    found = os.environ.get("TERRAFORM") or shutil.which("terraform")
+    if not found:
+        raise RuntimeError("terraform CLI not found: set TERRAFORM or put terraform on PATH")
+    return found
+
+
+def generate() -> Path:
+    """(Re)write the offline copy; keeps its .terraform directory so init stays cheap."""
+    target = OFFLINE_ROOT / "terraform"
+    target.mkdir(parents=True, exist_ok=True)
+    for link in ("functions", "shared"):
+        path = OFFLINE_ROOT / link
+        if not path.is_symlink():
+            path.symlink_to(REPO / link)
+    keep = {".terraform", ".terraform.lock.hcl", "builds"}
+    for child in target.iterdir():
+        if child.name not in keep:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for src in TERRAFORM_DIR.rglob("*"):
+        rel = src.relative_to(TERRAFORM_DIR)
+        if any(part.startswith(".terraform") or part == "builds" for part in rel.parts) or src.is_dir():
+            continue
+        dst = target / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        text = src.read_text() if src.suffix in (".tf", ".hcl", ".tfvars") else None
+        if text is None:
+            shutil.copy2(src, dst)
+            continue
+        text = REGISTRY_SOURCE.sub(STANDIN_SOURCE, text)
+        text = PROVIDER_CONSTRAINT.sub(r'\1">= 5.100"', text)
+        dst.write_text(text)
+    (target / "backend_override.tf").write_text(BACKEND_OVERRIDE)
+    return target
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, capture: bool = False) -> str:
+    full_env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **(env or {})}
+    proc = subprocess.run(
+        [terraform_bin(), *args],
+        cwd=cwd,
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.STDOUT if capture else None,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout or ''}")
+    return proc.stdout or ""
+
+
+def init(root: Path) -> None:
+    if (root / ".terraform" / "modules" / "modules.json").exists() and (root / ".terraform.lock.hcl").exists():
+        # modules are local paths; refresh the module manifest only (no provider install)
+        run(
+            ["init", "-input=false", "-backend=true", f"-plugin-dir={plugin_dir()}", "-upgrade=false"],
+            root,
+            capture=True,
+        )
+        return
+    run(["init", "-input=false", f"-plugin-dir={plugin_dir()}"], root, capture=True)
+
+
+def apply(
+    env: dict[str, str],
+    state_file: Path,
+    var_file: str = "environments/local.tfvars",
+    extra_vars: dict[str, str] | None = None,
+) -> dict:
+    """Generate, init and apply the root module; return its outputs."""
+    root = generate()
+    init(root)
+    var_args = [f"-var-file={var_file}", f"-var=artifacts_dir={root / 'builds'}"]
+    for key, value in (extra_vars or {}).items():
+        var_args.append(f"-var={key}={value}")
+    run(
+        ["apply", "-input=false", "-auto-approve", "-parallelism=20", f"-state={state_file}", *var_args],
+        root,
+        env=env,
+        capture=True,
+    )
+    out = run(["output", "-json", f"-state={state_file}"], root, env=env, capture=True)
+    return {k: v["value"] for k, v in json.loads(out).items()}
