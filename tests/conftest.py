@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py under a unique module name (every function has an app.py)."""
+    module_name = f"fn_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in decorator mode, with fresh process-wide clients."""
+    from moto import mock_aws
+
+    from shared import clients
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    clients.reset()
+    with mock_aws():
+        yield
+    clients.reset()
+
+
+@pytest.fixture(scope="session", params=["standard", "fifo"])
+def stack(request: pytest.FixtureRequest):
+    """The deployed local stack (emulator + terraform apply + runner), once per queue type."""
+    from tests.harness import stack as harness
+
+    deployed = harness.start(
+        extra_vars={
+            "sticky": f'{{pool_size=4, queue_type="{request.param}", dispatcher_timeout=3, assignment_ttl_seconds=60}}'
+        }
+    )
+    deployed.queue_type = request.param
+    yield deployed
+    deployed.runner.stop()
+    urllib.request.urlopen(urllib.request.Request(f"{deployed.emulator.endpoint}/moto-api/reset", method="POST"))
+    deployed.emulator.stop()
