@@ -12,6 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 def load_function(name: str) -> ModuleType:
