@@ -54,4 +54,8 @@ variable "sticky" {
     dispatcher_batch_size  = optional(number, 10)
   })
   default = { pool_size = 4 }
+  validation {
+    condition     = contains(["standard", "fifo"], var.sticky.queue_type)
+    error_message = "sticky.queue_type must be \"standard\" or \"fifo\"."
+  }
 }

@@ -1,0 +1,72 @@
+# Plan-only checks of the root module with a mocked AWS provider (no credentials, no network).
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  environment = "local"
+  emulator    = true
+  sticky = {
+    pool_size          = 3
+    dispatcher_timeout = 7
+  }
+}
+
+run "standard_pool" {
+  command = plan
+
+  assert {
+    condition     = length(module.sticky_queue.dispatcher_function_names) == 3
+    error_message = "one dispatcher per pool queue"
+  }
+
+  assert {
+    condition     = alltrue([for q in module.sticky_queue.pool_queues : q.visibility_timeout_seconds >= 6 * q.consumer_timeout])
+    error_message = "pool queue visibility must be at least 6x the dispatcher timeout"
+  }
+
+  assert {
+    condition     = alltrue([for k, d in module.sticky_queue.dispatcher_function_names : d == "qp-local-sticky-dispatcher-${k}"])
+    error_message = "dispatchers are named after their pool queue"
+  }
+}
+
+run "fifo_pool" {
+  command = plan
+
+  variables {
+    sticky = {
+      pool_size  = 2
+      queue_type = "fifo"
+    }
+  }
+
+  assert {
+    condition     = length(module.sticky_queue.pool_queues) == 2
+    error_message = "pool size follows the variable"
+  }
+}
+
+run "rejects_bad_queue_type" {
+  command = plan
+
+  variables {
+    sticky = {
+      pool_size  = 2
+      queue_type = "lifo"
+    }
+  }
+
+  expect_failures = [var.sticky]
+}
