@@ -144,3 +144,11 @@ def test_invalid_ingest_request_is_rejected_with_a_clear_error(stack):
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "InvalidIngestRequest"
     assert "messages.0.user_id" in error["errorMessage"]
+
+
+def test_demo_traffic_summary(stack):
+    from tests.harness.demo import USERS, sticky_queue_demo
+
+    lines = "\n".join(sticky_queue_demo(stack))
+    assert f"in send order: {USERS}/{USERS} users" in lines
+    assert "users that ever changed queue: 0" in lines

@@ -1,0 +1,90 @@
+"""The local runner's Lambda semantics that do not need a deployed stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness.runner import FunctionPool, FunctionSpec, InvocationResult, successful_receipts
+
+RECORDS = [{"messageId": m, "receiptHandle": f"rh-{m}"} for m in ("a", "b", "c")]
+
+
+def test_success_deletes_everything():
+    assert successful_receipts(RECORDS, InvocationResult(True, payload=None), report_failures=True) == RECORDS
+
+
+def test_function_error_deletes_nothing():
+    assert successful_receipts(RECORDS, InvocationResult(False, error={}), report_failures=True) == []
+
+
+def test_batch_item_failures_keep_only_the_failed_ones():
+    payload = {"batchItemFailures": [{"itemIdentifier": "b"}]}
+    kept = successful_receipts(RECORDS, InvocationResult(True, payload=payload), report_failures=True)
+    assert [r["messageId"] for r in kept] == ["a", "c"]
+
+
+def test_batch_item_failures_ignored_without_report_batch_item_failures():
+    payload = {"batchItemFailures": [{"itemIdentifier": "b"}]}
+    assert successful_receipts(RECORDS, InvocationResult(True, payload=payload), report_failures=False) == RECORDS
+
+
+def test_unknown_item_identifier_fails_the_whole_batch():
+    payload = {"batchItemFailures": [{"itemIdentifier": "zzz"}]}
+    assert successful_receipts(RECORDS, InvocationResult(True, payload=payload), report_failures=True) == []
+
+
+def make_function(tmp_path: Path, source: str, timeout: int = 2, env: dict | None = None) -> FunctionPool:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(source)
+    spec = FunctionSpec(
+        name="f",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        handler="app.handler",
+        timeout=timeout,
+        memory=128,
+        environment=env or {},
+        concurrency=1,
+        log_group="/aws/lambda/f",
+    )
+    return FunctionPool(spec, code, {"PATH": "/usr/bin"}, tmp_path / "f.log")
+
+
+def test_worker_runs_in_its_own_process_with_the_deployed_environment(tmp_path):
+    pool = make_function(
+        tmp_path,
+        "import os\n"
+        "def handler(event, context):\n"
+        "    print('to the log')\n"
+        "    return {'pid': os.getpid(), 'x': os.environ['X'], 'name': context.function_name,\n"
+        "            'event': event, 'trace': os.environ['_X_AMZN_TRACE_ID']}\n",
+        env={"X": "deployed"},
+    )
+    try:
+        result = pool.invoke({"k": 1})
+        assert result.ok and result.payload["x"] == "deployed" and result.payload["event"] == {"k": 1}
+        assert result.payload["pid"] != __import__("os").getpid() and result.payload["name"] == "f"
+        assert "Sampled=0" in result.payload["trace"]
+        assert pool.invoke({}).payload["pid"] == result.payload["pid"]  # warm worker reused
+        assert "to the log" in (tmp_path / "f.log").read_text()
+    finally:
+        pool.close()
+
+
+def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
+    pool = make_function(
+        tmp_path,
+        "import time\n"
+        "def handler(event, context):\n"
+        "    if event.get('sleep'): time.sleep(5)\n"
+        "    raise ValueError('bad input')\n",
+        timeout=1,
+    )
+    try:
+        error = pool.invoke({}).error
+        assert error["errorType"] == "ValueError" and error["errorMessage"] == "bad input"
+        timed_out = pool.invoke({"sleep": True})
+        assert not timed_out.ok and timed_out.error["errorType"] == "Sandbox.Timedout"
+        assert pool.invoke({}).error["errorType"] == "ValueError"  # a fresh worker replaced the killed one
+    finally:
+        pool.close()
