@@ -53,6 +53,7 @@ class StickyMessage(_Strict):
     message_id: str = Field(min_length=1, max_length=128)
     body: Any
     ingested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str | None = Field(default=None, description="Request id of the ingest call, for log correlation.")
 
 
 class StickySqsRecord(SqsRecordModel):

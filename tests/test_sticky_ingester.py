@@ -109,12 +109,13 @@ def test_ingest_sends_each_users_messages_in_order_to_its_queue(env):
     request = ingester.parse(
         {"messages": [{"user_id": u, "body": n, "message_id": f"{u}{n}"} for n in range(12) for u in ("a", "b")]}
     )
-    result = ingester.ingest(request)
+    result = ingester.ingest(request, correlation_id="req-1")
     assert result.accepted == 24
     for user in ("a", "b"):
         sent = [m for m in drain(env["sqs"], result.queues[user]) if m["user_id"] == user]
         assert [m["body"] for m in sent] == list(range(12))
         assert [m["seq"] for m in sent] == list(range(1, 13))
+        assert {m["correlation_id"] for m in sent} == {"req-1"}  # dispatcher logs carry the ingest request id
 
 
 def test_fifo_queues_get_the_user_as_message_group(aws):

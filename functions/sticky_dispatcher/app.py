@@ -101,6 +101,11 @@ def apply_user_messages(records: Sequence[StickySqsRecord], remaining_ms: int | 
     """Group handler: apply one user's messages once, then release their in-flight count."""
     messages = [r.body for r in records]
     user_id = messages[0].user_id
+    logger.append_keys(
+        user_id=user_id,
+        message_ids=[m.message_id for m in messages],
+        correlation_ids=sorted({m.correlation_id for m in messages if m.correlation_id}),
+    )
     applied, skipped = apply_once(
         messages,
         payload=lambda m: {"message_id": f"{m.user_id}:{m.message_id}"},

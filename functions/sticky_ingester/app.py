@@ -124,7 +124,7 @@ def send(queue_url: str, messages: list[StickyMessage]) -> None:
             raise RuntimeError(f"SQS refused {len(pending)} message(s) for {queue_url}")
 
 
-def ingest(request: IngestRequest) -> IngestResult:
+def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestResult:
     by_user: dict[str, list[IngestMessage]] = defaultdict(list)
     for message in request.messages:
         by_user[message.user_id].append(message)
@@ -134,7 +134,13 @@ def ingest(request: IngestRequest) -> IngestResult:
         send(
             assignment.queue_url,
             [
-                StickyMessage(user_id=user_id, seq=assignment.first_seq + i, message_id=m.message_id, body=m.body)
+                StickyMessage(
+                    user_id=user_id,
+                    seq=assignment.first_seq + i,
+                    message_id=m.message_id,
+                    body=m.body,
+                    correlation_id=correlation_id,
+                )
                 for i, m in enumerate(user_messages)
             ],
         )
@@ -148,7 +154,8 @@ def ingest(request: IngestRequest) -> IngestResult:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    logger.set_correlation_id(context.aws_request_id)
     request = parse(event)
-    result = ingest(request)
+    result = ingest(request, correlation_id=context.aws_request_id)
     logger.info("ingested", extra={"accepted": result.accepted, "users": len(result.queues)})
     return json.loads(result.model_dump_json())
