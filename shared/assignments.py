@@ -76,17 +76,23 @@ def create(table: str, user_id: str, queue_url: str, count: int) -> Assignment |
 def release(table: str, user_id: str, count: int, ttl_seconds: int, now: float | None = None) -> int:
     """Mark ``count`` messages applied; start the TTL once nothing is in flight.
 
-    Returns the remaining in-flight count.
+    Returns the remaining in-flight count (0 when there is no assignment: nothing to release,
+    and failing here would only send already-applied messages round again).
     """
     ddb = client("dynamodb")
-    out = ddb.update_item(
-        TableName=table,
-        Key={"user_id": {"S": user_id}},
-        UpdateExpression="ADD inflight :minus",
-        ConditionExpression="attribute_exists(user_id)",
-        ExpressionAttributeValues={":minus": {"N": str(-count)}},
-        ReturnValues="UPDATED_NEW",
-    )
+    try:
+        out = ddb.update_item(
+            TableName=table,
+            Key={"user_id": {"S": user_id}},
+            UpdateExpression="ADD inflight :minus",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":minus": {"N": str(-count)}},
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):  # no assignment (sent around the ingester, or cleared by hand)
+            return 0
+        raise
     remaining = int(out["Attributes"]["inflight"]["N"])
     if remaining <= 0:
         expires = int((now if now is not None else time.time()) + ttl_seconds)

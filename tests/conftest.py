@@ -54,7 +54,7 @@ def stack(request: pytest.FixtureRequest):
 
     deployed = harness.start(
         extra_vars={
-            "sticky": f'{{pool_size=4, queue_type="{request.param}", dispatcher_timeout=3, assignment_ttl_seconds=60}}'
+            "sticky": f'{{pool_size=4, queue_type="{request.param}", dispatcher_timeout=10, assignment_ttl_seconds=60}}'
         }
     )
     deployed.queue_type = request.param

@@ -130,8 +130,10 @@ def test_invalid_message_reaches_dlq_while_valid_ones_in_its_batch_succeed(stack
         got = sqs.receive_message(QueueUrl=pool["dlq_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
         return got.get("Messages")
 
-    # visibility (6 x 3 s) x maxReceiveCount (3) on the local environment
-    moved = wait_for(dead_letters, timeout=120, interval=2)
+    # maxReceiveCount receives, each after the visibility timeout (6 x the dispatcher's timeout)
+    visibility = int(sqs.get_queue_attributes(QueueUrl=pool["url"], AttributeNames=["VisibilityTimeout"])
+                     ["Attributes"]["VisibilityTimeout"])
+    moved = wait_for(dead_letters, timeout=visibility * 3 + 60, interval=2)
     assert moved and [m["Body"] for m in moved] == [poison]
     assert [e["body"]["n"] for e in read_document(stack, user)["entries"]] == [1, 2, 3]
 

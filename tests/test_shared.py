@@ -122,6 +122,11 @@ def test_ttl_only_when_nothing_is_in_flight(table):
     assert "expires_at" not in assignments.get(table, "u")
 
 
+def test_release_without_an_assignment_is_a_no_op(table):
+    assert assignments.release(table, "nobody", 3, ttl_seconds=60) == 0
+    assert assignments.get(table, "nobody") is None
+
+
 def test_expired_but_not_yet_deleted_assignment_is_reused(table):
     """DynamoDB deletes expired items lazily; reusing one is safe since nothing was in flight."""
     assignments.create(table, "u", "q", 1)

@@ -1,4 +1,5 @@
-# The embedded emulator (make demo / make test). Short timeouts keep retries fast.
+# The embedded emulator (make demo / make test). Timeouts leave headroom for a loaded
+# 2-core CI machine (one emulator process serves every function) yet keep retries quick.
 environment       = "local"
 emulator          = true
 region            = "us-east-1"
@@ -7,6 +8,6 @@ sticky = {
   pool_size              = 4
   assignment_ttl_seconds = 60
   ingester_timeout       = 10
-  dispatcher_timeout     = 3
+  dispatcher_timeout     = 10
   dispatcher_batch_size  = 10
 }

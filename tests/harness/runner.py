@@ -84,7 +84,6 @@ class Worker:
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
@@ -129,7 +128,9 @@ class Worker:
             self.proc.stdin.flush()
         except BrokenPipeError:
             return InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"})
+        started = time.monotonic()
         answer = self._read_line(timeout=self.spec.timeout)
+        self._report(request["request_id"], started, timed_out=answer is None)
         if answer is None:
             self.kill()
             message = f"Task timed out after {self.spec.timeout:.2f} seconds"
@@ -137,6 +138,13 @@ class Worker:
         if "error" in answer:
             return InvocationResult(False, error=answer["error"])
         return InvocationResult(True, payload=answer["payload"])
+
+    def _report(self, request_id: str, started: float, timed_out: bool) -> None:
+        """The REPORT line Lambda writes after each invocation (durations for tuning timeouts)."""
+        status = "\tStatus: timeout" if timed_out else ""
+        duration = (time.monotonic() - started) * 1000
+        self._log.write(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms{status}\n".encode())
+        self._log.flush()
 
     @property
     def alive(self) -> bool:
