@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
@@ -77,3 +77,125 @@ class UserDocument(BaseModel):
 
     user_id: str
     entries: list[DocumentEntry] = Field(default_factory=list)
+
+
+# --- Pattern 2: cron fan-out -------------------------------------------------------------
+
+
+class WorkItem(_Strict):
+    """A message on the fan-out work queue; a worker stores it in DynamoDB."""
+
+    key: str = Field(min_length=1, max_length=256, description="Business key of the item.")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class FanoutTick(_Strict):
+    """One SNS message from the counter = one worker drain of up to 10 messages."""
+
+    tick_id: str = Field(min_length=1, max_length=64, description="Id of the scheduled run that published it.")
+    index: int = Field(ge=0)
+    of: int = Field(ge=1)
+
+
+# --- Pattern 3: relay consumer ------------------------------------------------------------
+
+
+class RelayBaton(_Strict):
+    """The payload a relay hop passes to the next one (asynchronous self-invocation)."""
+
+    chain_id: str = Field(min_length=1, max_length=64)
+    hop: int = Field(ge=1)
+    started_at: float = Field(description="Epoch seconds when the chain started (its time budget runs from here).")
+
+
+class ProcessedObject(_Strict):
+    """What the relay consumer records for each S3 object it processed."""
+
+    object_id: str = Field(description="bucket/key@etag: the idempotency key of one object version.")
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    chain_id: str
+    hop: int
+
+
+# --- Pattern 4: SNS preprocessor / services -----------------------------------------------
+
+UUID4 = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+RequestId = Annotated[str, StringConstraints(pattern=UUID4)]
+
+
+class PreprocessRequest(_Strict):
+    """The preprocessor's input: any JSON object, stored as the workflow's first document."""
+
+    document: dict[str, Any] = Field(min_length=1)
+
+
+class ConnectorMessage(_Strict):
+    """On the connector topic: which request a service should process.
+
+    The ``service`` message attribute routes it (subscription filter policies); "all"
+    reaches every service subscribed to it.
+    """
+
+    request_id: RequestId
+    source: str = Field(default="external", min_length=1, max_length=64, description="Who published it.")
+
+
+class ServiceResult(_Strict):
+    """On the notifier topic: a service finished a request; ``document`` is its output."""
+
+    request_id: RequestId
+    service: str
+    output_key: str
+    document: dict[str, Any]
+
+
+class _S3Bucket(BaseModel):
+    name: str
+
+
+class _S3Object(BaseModel):
+    key: str = Field(description="URL-encoded, as S3 sends it.")
+    size: int | None = None
+    eTag: str | None = None  # noqa: N815 (AWS spelling)
+    versionId: str | None = None  # noqa: N815
+    sequencer: str | None = None
+
+
+class _S3Entity(BaseModel):
+    bucket: _S3Bucket
+    object: _S3Object
+
+
+class S3EventRecord(BaseModel):
+    """The fields of an S3 event notification record the relay consumer relies on."""
+
+    eventName: str  # noqa: N815
+    s3: _S3Entity
+
+
+class S3Notification(BaseModel):
+    """Body of an S3 event notification delivered to SQS (extra fields are ignored)."""
+
+    Records: list[S3EventRecord] = Field(min_length=1)  # noqa: N815
+
+
+class S3TestEvent(BaseModel):
+    """What S3 sends once when a notification configuration is saved; carries no object."""
+
+    Service: Literal["Amazon S3"]  # noqa: N815
+    Event: Literal["s3:TestEvent"]  # noqa: N815
+
+
+class ConnectorNotification(SnsNotificationModel):
+    """The SNS envelope SQS receives from the connector topic (raw delivery off)."""
+
+    Message: Json[ConnectorMessage]  # type: ignore[assignment]
+
+
+class ConnectorSqsRecord(SqsRecordModel):
+    """A service queue record: SNS envelope around a ConnectorMessage."""
+
+    body: Json[ConnectorNotification]  # type: ignore[assignment]

@@ -51,3 +51,68 @@ module "sticky_queue" {
   metrics_namespace      = local.metrics_namespace
   log_retention_days     = var.log_retention_days
 }
+
+# --- pattern 2: cron fan-out ---------------------------------------------------------------
+
+module "cron_fanout" {
+  source = "./modules/cron_fanout"
+
+  name_prefix          = local.name_prefix
+  code_root            = local.code_root
+  artifacts_dir        = var.artifacts_dir
+  schedule_expression  = var.cron_fanout.schedule_expression
+  max_workers          = var.cron_fanout.max_workers
+  counter_timeout      = var.cron_fanout.counter_timeout
+  worker_timeout       = var.cron_fanout.worker_timeout
+  worker_concurrency   = var.cron_fanout.worker_concurrency
+  receive_wait_seconds = var.cron_fanout.receive_wait_seconds
+  max_receive_count    = var.max_receive_count
+  metrics_namespace    = local.metrics_namespace
+  log_retention_days   = var.log_retention_days
+}
+
+# --- pattern 3: relay consumer -------------------------------------------------------------
+
+module "relay_consumer" {
+  source = "./modules/relay_consumer"
+
+  name_prefix            = local.name_prefix
+  code_root              = local.code_root
+  artifacts_dir          = var.artifacts_dir
+  schedule_expression    = var.relay.schedule_expression
+  timeout                = var.relay.timeout
+  max_hops               = var.relay.max_hops
+  chain_budget_seconds   = var.relay.chain_budget_seconds
+  batches_per_hop        = var.relay.batches_per_hop
+  max_receive_count      = var.max_receive_count
+  idempotency_table_name = module.idempotency.name
+  idempotency_table_arn  = module.idempotency.arn
+  force_destroy          = var.environment == "local"
+  metrics_namespace      = local.metrics_namespace
+  log_retention_days     = var.log_retention_days
+}
+
+# --- pattern 4: SNS preprocessor / services ------------------------------------------------
+
+module "sns_workflow" {
+  source = "./modules/sns_workflow"
+
+  name_prefix   = local.name_prefix
+  code_root     = local.code_root
+  artifacts_dir = var.artifacts_dir
+  services = {
+    enrich    = { source = "workflow_enrich", input_stage = "preprocessor", next = "summarize" }
+    summarize = { source = "workflow_summarize", input_stage = "enrich" }
+  }
+  entry_service          = "enrich"
+  preprocessor_timeout   = var.workflow.preprocessor_timeout
+  service_timeout        = var.workflow.service_timeout
+  service_batch_size     = var.workflow.service_batch_size
+  payload_retention_days = var.workflow.payload_retention_days
+  max_receive_count      = var.max_receive_count
+  idempotency_table_name = module.idempotency.name
+  idempotency_table_arn  = module.idempotency.arn
+  force_destroy          = var.environment == "local"
+  metrics_namespace      = local.metrics_namespace
+  log_retention_days     = var.log_retention_days
+}

@@ -23,3 +23,18 @@ output "sticky_queue" {
     assignment_table_name     = module.sticky_queue.assignment_table_name
   }
 }
+
+output "cron_fanout" {
+  description = "Cron fan-out pattern: work queue, items table, schedule, functions."
+  value       = module.cron_fanout
+}
+
+output "relay_consumer" {
+  description = "Relay consumer pattern: inbox bucket, relay queue, lease and results tables, schedule."
+  value       = module.relay_consumer
+}
+
+output "sns_workflow" {
+  description = "SNS workflow pattern: documents bucket, connector/notifier topics, service queues."
+  value       = module.sns_workflow
+}

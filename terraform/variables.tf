@@ -59,3 +59,39 @@ variable "sticky" {
     error_message = "sticky.queue_type must be \"standard\" or \"fifo\"."
   }
 }
+
+variable "cron_fanout" {
+  description = "Cron fan-out pattern settings."
+  type = object({
+    schedule_expression  = optional(string, "rate(5 minutes)")
+    max_workers          = optional(number, 100)
+    counter_timeout      = optional(number, 30)
+    worker_timeout       = optional(number, 30)
+    worker_concurrency   = optional(number, 20)
+    receive_wait_seconds = optional(number, 5)
+  })
+  default = {}
+}
+
+variable "relay" {
+  description = "Relay consumer pattern settings."
+  type = object({
+    schedule_expression  = optional(string, "rate(5 minutes)")
+    timeout              = optional(number, 60)
+    max_hops             = optional(number, 200)
+    chain_budget_seconds = optional(number, 900)
+    batches_per_hop      = optional(number, 5)
+  })
+  default = {}
+}
+
+variable "workflow" {
+  description = "SNS preprocessor/services pattern settings."
+  type = object({
+    preprocessor_timeout   = optional(number, 10)
+    service_timeout        = optional(number, 30)
+    service_batch_size     = optional(number, 10)
+    payload_retention_days = optional(number, 14)
+  })
+  default = {}
+}

@@ -57,7 +57,7 @@ def take_queue_url(store_url: str, pool: list[str], attempts: int = 10) -> str:
     """
     sqs = client("sqs")
     for _ in range(attempts):
-        got = sqs.receive_message(QueueUrl=store_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, VisibilityTimeout=30)
+        got = sqs.receive_message(QueueUrl=store_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
         messages = got.get("Messages", [])
         if not messages:
             attrs = sqs.get_queue_attributes(

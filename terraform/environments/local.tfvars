@@ -11,3 +11,18 @@ sticky = {
   dispatcher_timeout     = 10
   dispatcher_batch_size  = 10
 }
+cron_fanout = {
+  schedule_expression  = "rate(1 minute)"
+  max_workers          = 200
+  worker_timeout       = 10
+  worker_concurrency   = 4
+  receive_wait_seconds = 1
+}
+relay = {
+  schedule_expression  = "rate(1 minute)"
+  timeout              = 10
+  chain_budget_seconds = 300
+}
+workflow = {
+  service_timeout = 10
+}

@@ -4,6 +4,8 @@ Two adjustments make moto behave like AWS for a Lambda service that lives outsid
 * moto would consume an SQS queue itself when an event source mapping exists (and try to
   run the function in Docker); here the mappings are only stored, and the local runner polls.
 * Lambda ``Invoke`` requests are answered by the local runner (``invoke_handler``).
+* SNS deliveries to Lambda subscriptions go to the runner too (``sns_handler``), as the
+  SNS event AWS sends (filter policies are still applied by moto).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 ACCOUNT_ID = "123456789012"
 
 InvokeHandler = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]
+SnsHandler = Callable[[str, dict], None]
+_sns_handler: list[SnsHandler | None] = [None]  # set by Emulator.sns_handler; moto's models are global
 
 
 def _detach_moto_event_source_mappings() -> None:
@@ -64,7 +68,76 @@ def _conditional_bucket_policy_statements() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def sns_lambda_event(
+    subscription: Any, message: str, message_id: str, subject: str | None, attributes: dict | None
+) -> dict:
+    """The event SNS sends to a Lambda subscriber."""
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+
+    region = subscription.topic.arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": iso_8601_datetime_with_milliseconds(),
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-local.pem",
+                    "MessageId": message_id,
+                    "Message": message,
+                    "MessageAttributes": {
+                        k: {"Type": v["Type"], "Value": v["Value"]} for k, v in (attributes or {}).items()
+                    },
+                    "Type": "Notification",
+                    "UnsubscribeUrl": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription.arn}",
+                    "TopicArn": subscription.topic.arn,
+                    "Subject": subject,
+                },
+            }
+        ]
+    }
+
+
+def _route_sns_lambda_deliveries() -> None:
+    from moto.sns.models import Subscription
+
+    if getattr(Subscription.publish, "_local_runner", False):
+        return
+    original = Subscription.publish
+
+    def publish(
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> None:
+        handler = _sns_handler[0]
+        if self.protocol != "lambda" or handler is None:
+            return original(
+                self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure
+            )
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            message_attributes, message
+        ):
+            return None
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        handler(self.endpoint, sns_lambda_event(self, message, message_id, subject, message_attributes))
+        return None
+
+    publish._local_runner = True  # type: ignore[attr-defined]
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
+    _route_sns_lambda_deliveries()
     _detach_moto_event_source_mappings()
     _keep_redrive_allow_policy()
     _conditional_bucket_policy_statements()
@@ -125,7 +198,16 @@ class Emulator:
         self._thread.start()
         return self
 
+    @property
+    def sns_handler(self) -> SnsHandler | None:
+        return _sns_handler[0]
+
+    @sns_handler.setter
+    def sns_handler(self, handler: SnsHandler | None) -> None:
+        _sns_handler[0] = handler
+
     def stop(self) -> None:
+        _sns_handler[0] = None
         if self._server is not None:
             self._server.shutdown()
             self._server = None

@@ -11,6 +11,10 @@ batching window, max concurrency, ReportBatchItemFailures). Nothing is listed tw
   timeout; the emulator moves them to the DLQ after ``maxReceiveCount`` receives.
 * Invoke API (served by the emulator): RequestResponse runs and answers; Event is queued and
   retried twice on error, like Lambda's async invocation.
+* SNS subscriptions of protocol lambda: the emulator hands each delivery to ``deliver_sns``,
+  an asynchronous invocation with the SNS event.
+* EventBridge schedules (rules with a ScheduleExpression and Lambda targets): fired on
+  demand (``fire``, for tests) or on a clock (``start_clock``, for the demo; rate() only).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import logging
 import os
 import queue
+import re
 import select
 import subprocess
 import sys
@@ -62,6 +67,41 @@ class SqsMapping:
     batching_window: int
     report_failures: bool
     maximum_concurrency: int | None
+
+
+@dataclass
+class Schedule:
+    rule: str
+    rule_arn: str
+    expression: str
+    function: str
+    input: str | None = None
+
+
+def rate_seconds(expression: str) -> float | None:
+    """Seconds between runs of a ``rate(...)`` expression; None for cron() expressions."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        return None
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
+
+
+def scheduled_event(schedule: Schedule, region: str) -> dict:
+    """The event EventBridge sends for a scheduled rule (or the target's fixed Input)."""
+    if schedule.input:
+        return json.loads(schedule.input)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": schedule.rule_arn.split(":")[4],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [schedule.rule_arn],
+        "detail": {},
+    }
 
 
 @dataclass
@@ -240,10 +280,12 @@ class LocalLambdaRunner:
     def __post_init__(self) -> None:
         self.functions: dict[str, FunctionSpec] = {}
         self.mappings: list[SqsMapping] = []
+        self.schedules: list[Schedule] = []
         self.pools: dict[str, FunctionPool] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._async: dict[str, queue.Queue] = {}
+        self._async_lock = threading.Lock()
         self.log_dir = self.work_dir / "logs"
         self.base_env = {
             "PATH": os.environ.get("PATH", ""),
@@ -314,6 +356,25 @@ class LocalLambdaRunner:
                     concurrency=min(concurrency, self.default_concurrency) if not reserved else reserved,
                     log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}",
                 )
+        self._discover_schedules()
+
+    def _discover_schedules(self) -> None:
+        events = self.client("events")
+        for page in events.get_paginator("list_rules").paginate():
+            for rule in page["Rules"]:
+                if not rule.get("ScheduleExpression") or rule.get("State") != "ENABLED":
+                    continue
+                for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+                    if target["Arn"].startswith("arn:aws:lambda:"):
+                        self.schedules.append(
+                            Schedule(
+                                rule=rule["Name"],
+                                rule_arn=rule["Arn"],
+                                expression=rule["ScheduleExpression"],
+                                function=target["Arn"].split(":")[6],
+                                input=target.get("Input"),
+                            )
+                        )
 
     def _code_dir(self, name: str) -> Path:
         code = self.code_fetcher(name)
@@ -397,6 +458,45 @@ class LocalLambdaRunner:
                 break
         return messages
 
+    # --- EventBridge schedules and SNS subscriptions -----------------------------------------
+
+    def fire(self, rule: str, sync: bool = False) -> list[InvocationResult]:
+        """Fire a schedule now: asynchronously like EventBridge, or synchronously (tests)."""
+        targets = [s for s in self.schedules if s.rule == rule and s.function in self.pools]
+        if not targets:
+            raise KeyError(f"no schedule {rule!r} with a Lambda target")
+        results = []
+        for schedule in targets:
+            event = scheduled_event(schedule, self.region)
+            if sync:
+                results.append(self.pools[schedule.function].invoke(event))
+            else:
+                self._async_queue(schedule.function).put((event, 0))
+        return results
+
+    def start_clock(self) -> None:
+        """Fire every rate() schedule at its rate, first one period after start (as EventBridge)."""
+        for schedule in self.schedules:
+            period = rate_seconds(schedule.expression)
+            if period is None:
+                log.warning("clock skips %s: only rate() expressions run on the clock", schedule.rule)
+                continue
+            self._spawn(self._tick, schedule, period, name=f"clock-{schedule.rule}")
+
+    def _tick(self, schedule: Schedule, period: float) -> None:
+        while not self._stop.wait(period):
+            if schedule.function in self.pools:
+                self._async_queue(schedule.function).put((scheduled_event(schedule, self.region), 0))
+
+    def deliver_sns(self, endpoint: str, event: dict) -> None:
+        """An SNS delivery to a Lambda subscription: an asynchronous invocation."""
+        try:
+            name = self._resolve(endpoint)
+        except KeyError:
+            log.warning("SNS delivery to unknown function %s dropped", endpoint)
+            return
+        self._async_queue(name).put((event, 0))
+
     # --- Invoke API ------------------------------------------------------------------------
 
     def _resolve(self, name_or_arn: str) -> str:
@@ -427,11 +527,12 @@ class LocalLambdaRunner:
         )
 
     def _async_queue(self, name: str) -> queue.Queue:
-        if name not in self._async:
-            self._async[name] = queue.Queue()
-            for i in range(self.pools[name].spec.concurrency):
-                self._spawn(self._run_async, name, name=f"async-{name}-{i}")
-        return self._async[name]
+        with self._async_lock:
+            if name not in self._async:
+                self._async[name] = queue.Queue()
+                for i in range(self.pools[name].spec.concurrency):
+                    self._spawn(self._run_async, name, name=f"async-{name}-{i}")
+            return self._async[name]
 
     def _run_async(self, name: str) -> None:
         q = self._async[name]

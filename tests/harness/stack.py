@@ -61,4 +61,5 @@ def start(extra_vars: dict[str, str] | None = None) -> Stack:
     runner = LocalLambdaRunner(endpoint=emulator.endpoint, region=emulator.region, code_fetcher=emulator.function_code)
     runner.start()
     emulator.invoke_handler = runner.handle_invoke
+    emulator.sns_handler = runner.deliver_sns
     return Stack(emulator, runner, outputs, apply_seconds)

@@ -20,3 +20,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "expire_prefixes" {
+  description = "Key prefix -> days after which objects under it (and their old versions) expire."
+  type        = map(number)
+  default     = {}
+}

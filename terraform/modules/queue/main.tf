@@ -37,3 +37,33 @@ resource "aws_sqs_queue" "this" {
   })
   tags = var.tags
 }
+
+# Services (SNS topics, S3 buckets) allowed to send, each only from its own source ARN.
+data "aws_iam_policy_document" "senders" {
+  count = length(var.allow_send_from) > 0 ? 1 : 0
+
+  dynamic "statement" {
+    for_each = var.allow_send_from
+    content {
+      sid       = "AllowSend${statement.key}"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.this.arn]
+      principals {
+        type        = "Service"
+        identifiers = [statement.value.service]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value.source_arn]
+      }
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "senders" {
+  count = length(var.allow_send_from) > 0 ? 1 : 0
+
+  queue_url = aws_sqs_queue.this.id
+  policy    = data.aws_iam_policy_document.senders[0].json
+}

@@ -27,3 +27,8 @@ output "dlq_arn" {
   description = "Dead-letter queue ARN."
   value       = aws_sqs_queue.dlq.arn
 }
+
+output "max_receive_count" {
+  description = "Receives before a message moves to the DLQ."
+  value       = var.max_receive_count
+}

@@ -43,3 +43,12 @@ variable "max_message_size" {
   type        = number
   default     = 262144
 }
+
+variable "allow_send_from" {
+  description = "AWS services allowed to send to the queue, each from one source ARN (e.g. an SNS topic, an S3 bucket)."
+  type = list(object({
+    service    = string
+    source_arn = string
+  }))
+  default = []
+}

@@ -15,7 +15,7 @@ module "url_store" {
 
   # The pool size is in the name: resizing the pool starts a fresh store, seeded lazily.
   name                       = "${var.name_prefix}-sticky-url-store-${var.pool_size}"
-  visibility_timeout_seconds = 30
+  visibility_timeout_seconds = 6 * var.ingester_timeout
   receive_wait_time_seconds  = 0
   message_retention_seconds  = 1209600
   max_receive_count          = 1000000

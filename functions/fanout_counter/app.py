@@ -1,0 +1,79 @@
+"""Cron fan-out counter: on each scheduled tick, start one worker per 10 queued messages.
+
+Reads the work queue's depth and publishes ceil(depth / 10) SNS messages (capped by
+MAX_WORKERS) with PublishBatch; each message triggers one fan-out worker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.clients import client
+from shared.messages import FanoutTick
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
+FANOUT_TOPIC_ARN = os.environ.get("FANOUT_TOPIC_ARN", "")
+MAX_WORKERS = int(os.environ.get("MAX_WORKERS", "100"))
+MESSAGES_PER_WORKER = 10  # ReceiveMessage returns at most 10
+
+
+class PublishFailed(RuntimeError):
+    """SNS refused some ticks after retries; the whole run fails so the next tick recounts."""
+
+
+def queue_depth(queue_url: str) -> int:
+    attrs = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def workers_needed(depth: int, cap: int, per_worker: int = MESSAGES_PER_WORKER) -> int:
+    return min(math.ceil(max(depth, 0) / per_worker), cap)
+
+
+def publish_ticks(topic_arn: str, tick_id: str, count: int, attempts: int = 3) -> int:
+    """Publish ``count`` FanoutTicks, 10 per PublishBatch; failed entries are retried."""
+    sns = client("sns")
+    pending = [FanoutTick(tick_id=tick_id, index=i, of=count) for i in range(count)]
+    for _ in range(attempts):
+        failed: list[FanoutTick] = []
+        for start in range(0, len(pending), 10):
+            chunk = pending[start : start + 10]
+            out = sns.publish_batch(
+                TopicArn=topic_arn,
+                PublishBatchRequestEntries=[{"Id": str(t.index), "Message": t.model_dump_json()} for t in chunk],
+            )
+            failed_ids = {f["Id"] for f in out.get("Failed", [])}
+            failed.extend(t for t in chunk if str(t.index) in failed_ids)
+        if not failed:
+            return count
+        logger.warning("retrying ticks SNS refused", extra={"count": len(failed)})
+        pending = failed
+    raise PublishFailed(f"{len(pending)} of {count} ticks could not be published")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=EventBridgeModel)
+def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict:
+    tick_id = event.id or str(uuid.uuid4())
+    depth = queue_depth(WORK_QUEUE_URL)
+    workers = workers_needed(depth, MAX_WORKERS)
+    if workers:
+        publish_ticks(FANOUT_TOPIC_ARN, tick_id, workers)
+    logger.info("fan-out tick", extra={"tick_id": tick_id, "depth": depth, "workers": workers})
+    metrics.add_metric(name="QueueDepth", unit=MetricUnit.Count, value=depth)
+    metrics.add_metric(name="WorkersStarted", unit=MetricUnit.Count, value=workers)
+    return {"tick_id": tick_id, "depth": depth, "workers": workers}

@@ -1,0 +1,99 @@
+"""Cron fan-out worker: triggered by one SNS tick, drains up to 10 messages into DynamoDB.
+
+Long-polls (never short-polls: a short poll samples a subset of SQS hosts and often
+returns fewer messages than are queued). Each valid message is written with its SQS
+message id as the key — so a redelivered message rewrites the same item, never a second
+one — and only written messages are deleted. An invalid message is logged with the
+reason and left on the queue; after maxReceiveCount receives SQS moves it to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import envelopes, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from shared import sqs
+from shared.clients import client
+from shared.messages import FanoutTick, WorkItem
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
+ITEMS_TABLE = os.environ.get("ITEMS_TABLE", "")
+WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "2")))  # >= 1: a long poll
+WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    received: int
+    written: int
+    invalid: int
+
+
+def item_for(message_id: str, item: WorkItem, tick_id: str) -> dict:
+    return {
+        "message_id": {"S": message_id},
+        "key": {"S": item.key},
+        "data": {"S": json.dumps(item.data, sort_keys=True)},
+        "tick_id": {"S": tick_id},
+        "stored_at": {"N": str(int(time.time()))},
+    }
+
+
+def write_items(table: str, items: dict[str, dict]) -> set[str]:
+    """BatchWriteItem ``items`` (message id -> item); returns the ids that were written."""
+    ddb = client("dynamodb")
+    pending = {mid: {"PutRequest": {"Item": item}} for mid, item in items.items()}
+    for attempt in range(WRITE_ATTEMPTS):
+        if not pending:
+            break
+        out = ddb.batch_write_item(RequestItems={table: list(pending.values())})
+        left = out.get("UnprocessedItems", {}).get(table, [])
+        unprocessed = {r["PutRequest"]["Item"]["message_id"]["S"] for r in left}
+        pending = {mid: req for mid, req in pending.items() if mid in unprocessed}
+        if pending:
+            time.sleep(0.05 * 2**attempt)
+    return set(items) - set(pending)
+
+
+def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int = WAIT_SECONDS) -> DrainResult:
+    messages = sqs.receive(queue_url, wait_seconds)
+    items: dict[str, dict] = {}
+    invalid = 0
+    for m in messages:
+        try:
+            items[m["MessageId"]] = item_for(m["MessageId"], WorkItem.model_validate_json(m["Body"]), tick.tick_id)
+        except ValidationError as exc:
+            invalid += 1
+            logger.error("invalid work item left for its DLQ", extra={"message_id": m["MessageId"], "reason": str(exc)})
+    written = write_items(table, items) if items else set()
+    done = [m for m in messages if m["MessageId"] in written]
+    for failure in sqs.delete(queue_url, done):  # written, not deleted: its redelivery rewrites the same item
+        logger.warning("delete failed", extra={"failure": failure})
+    return DrainResult(received=len(messages), written=len(written), invalid=invalid)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=FanoutTick, envelope=envelopes.SnsEnvelope)
+def lambda_handler(ticks: list[FanoutTick], context: LambdaContext) -> dict:
+    results = [drain_once(WORK_QUEUE_URL, ITEMS_TABLE, tick) for tick in ticks]
+    for name, value in (
+        ("MessagesReceived", sum(r.received for r in results)),
+        ("ItemsWritten", sum(r.written for r in results)),
+        ("InvalidMessages", sum(r.invalid for r in results)),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return {"received": sum(r.received for r in results), "written": sum(r.written for r in results)}

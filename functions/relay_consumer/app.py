@@ -1,0 +1,198 @@
+"""Relay consumer: S3 object notifications on SQS, drained by a baton relay of invocations.
+
+A schedule starts a chain; each hop processes a few batches, deletes what it processed and,
+while messages remain, invokes this function asynchronously with the next hop's baton.
+A DynamoDB lease (shared/lease.py) keeps it to one chain at a time: a schedule firing
+mid-chain finds the lease held and returns. Every hop renews the lease for the next one;
+a chain stops at MAX_HOPS or when CHAIN_BUDGET_SECONDS have passed (the next schedule
+continues), and if a hop dies its lease expires so a later schedule can start afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from shared import lease, sqs
+from shared.clients import client
+from shared.idempotency import apply_once, persistence_layer
+from shared.messages import ProcessedObject, RelayBaton, S3EventRecord, S3Notification, S3TestEvent
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+QUEUE_URL = os.environ.get("RELAY_QUEUE_URL", "")
+LEASE_TABLE = os.environ.get("LEASE_TABLE", "")
+LEASE_NAME = os.environ.get("LEASE_NAME", "relay")
+RESULTS_TABLE = os.environ.get("RESULTS_TABLE", "")
+MAX_HOPS = int(os.environ.get("MAX_HOPS", "100"))
+CHAIN_BUDGET_SECONDS = int(os.environ.get("CHAIN_BUDGET_SECONDS", "600"))
+BATCHES_PER_HOP = int(os.environ.get("BATCHES_PER_HOP", "5"))
+WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "1")))
+SAFETY_MS = 2000  # stop receiving when less than this is left of the invocation
+
+
+class InvalidEvent(ValueError):
+    """Neither a scheduled event nor a relay baton."""
+
+
+@dataclass
+class HopResult:
+    chain_id: str
+    hop: int
+    outcome: str  # "lease-held", "lease-lost", "relayed", "done", "budget-exhausted", "max-hops"
+    processed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def parse(event: Any, now: float) -> RelayBaton:
+    """A baton from the previous hop, or a fresh chain for a scheduled event."""
+    if isinstance(event, dict) and "chain_id" in event:
+        try:
+            return RelayBaton.model_validate(event)
+        except ValidationError as exc:
+            raise InvalidEvent(f"invalid relay baton: {exc}") from None
+    if isinstance(event, dict) and event.get("source") == "aws.events":
+        return RelayBaton(chain_id=str(uuid.uuid4()), hop=1, started_at=now)
+    raise InvalidEvent("expected a scheduled event or a relay baton")
+
+
+def lease_seconds(timeout_seconds: int) -> int:
+    """Long enough to cover this hop plus the asynchronous start of the next one."""
+    return 2 * timeout_seconds + 30
+
+
+def process_object(record: S3EventRecord, baton: RelayBaton) -> ProcessedObject:
+    """The work on one object: read it, digest it, record it (keyed by object version)."""
+    bucket, key = record.s3.bucket.name, unquote_plus(record.s3.object.key)
+    body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    etag = record.s3.object.eTag or hashlib.md5(body, usedforsecurity=False).hexdigest()
+    result = ProcessedObject(
+        object_id=f"{bucket}/{key}@{etag}",
+        bucket=bucket,
+        key=key,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        chain_id=baton.chain_id,
+        hop=baton.hop,
+    )
+    client("dynamodb").put_item(
+        TableName=RESULTS_TABLE,
+        Item={
+            "object_id": {"S": result.object_id},
+            "document": {"S": result.model_dump_json()},
+            "chain_id": {"S": result.chain_id},
+            "hop": {"N": str(result.hop)},
+            "processed_at": {"N": str(int(time.time()))},
+        },
+    )
+    return result
+
+
+def handle_message(body: str, baton: RelayBaton, remaining_ms: int | None) -> tuple[int, int]:
+    """Process one SQS message; returns (objects processed, ignored). Raises if it must be retried."""
+    parsed = json.loads(body)
+    if isinstance(parsed, dict) and parsed.get("Event") == "s3:TestEvent":
+        S3TestEvent.model_validate(parsed)
+        return 0, 1
+    records = [r for r in S3Notification.model_validate(parsed).Records if r.eventName.startswith("ObjectCreated")]
+    applied, skipped = apply_once(
+        records,
+        payload=lambda r: {"message_id": f"relay:{r.s3.bucket.name}/{r.s3.object.key}@{r.s3.object.eTag}"},
+        apply=lambda todo: [process_object(r, baton) for r in todo],
+        layer=persistence_layer(),
+        remaining_ms=remaining_ms,
+    )
+    return len(applied), len(skipped)
+
+
+def drain_batch(baton: RelayBaton, remaining_ms: int | None) -> tuple[int, int, int, int]:
+    """One receive of up to 10; deletes what succeeded. Returns (received, processed, ignored, failed)."""
+    messages = sqs.receive(QUEUE_URL, WAIT_SECONDS)
+    done, processed, ignored, failed = [], 0, 0, 0
+    for m in messages:
+        try:
+            p, i = handle_message(m["Body"], baton, remaining_ms)
+        except Exception as exc:  # left on the queue: retried after visibility, then its DLQ
+            failed += 1
+            logger.exception("message failed", extra={"message_id": m["MessageId"], "reason": str(exc)})
+            continue
+        processed, ignored = processed + p, ignored + i
+        done.append(m)
+    for failure in sqs.delete(QUEUE_URL, done):  # processed, not deleted: the redelivery is skipped as a duplicate
+        logger.warning("delete failed", extra={"failure": failure})
+    return len(messages), processed, ignored, failed
+
+
+def messages_remain() -> bool:
+    attrs = client("sqs").get_queue_attributes(QueueUrl=QUEUE_URL, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) > 0
+
+
+def run_hop(baton: RelayBaton, context: LambdaContext, timeout_seconds: int, now: float) -> HopResult:
+    hold = lease_seconds(timeout_seconds)
+    if baton.hop == 1 and not lease.acquire(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, now):
+        return HopResult(baton.chain_id, baton.hop, "lease-held")
+    if baton.hop > 1 and not lease.renew(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, now):
+        return HopResult(baton.chain_id, baton.hop, "lease-lost")
+    result = HopResult(baton.chain_id, baton.hop, "done")
+    for _ in range(BATCHES_PER_HOP):
+        if context.get_remaining_time_in_millis() < SAFETY_MS:
+            break
+        received, processed, ignored, failed = drain_batch(baton, context.get_remaining_time_in_millis())
+        result.processed, result.ignored, result.failed = (
+            result.processed + processed,
+            result.ignored + ignored,
+            result.failed + failed,
+        )
+        if received == 0:
+            break
+    if not messages_remain():
+        lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)
+        return result
+    if baton.hop >= MAX_HOPS or time.time() - baton.started_at >= CHAIN_BUDGET_SECONDS:
+        result.outcome = "max-hops" if baton.hop >= MAX_HOPS else "budget-exhausted"
+        lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)  # the next schedule continues
+        return result
+    lease.renew(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold)
+    following = RelayBaton(chain_id=baton.chain_id, hop=baton.hop + 1, started_at=baton.started_at)
+    client("lambda").invoke(
+        FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=following.model_dump_json().encode()
+    )
+    result.outcome = "relayed"
+    return result
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    baton = parse(event, time.time())
+    logger.append_keys(chain_id=baton.chain_id, hop=baton.hop)
+    timeout = max(1, context.get_remaining_time_in_millis() // 1000)  # ~ the function's timeout
+    result = run_hop(baton, context, timeout, time.time())
+    logger.info("relay hop", extra={"outcome": result.outcome, "processed": result.processed, "failed": result.failed})
+    metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=result.processed)
+    metrics.add_metric(name="RelayHops", unit=MetricUnit.Count, value=1)
+    return {
+        "chain_id": result.chain_id,
+        "hop": result.hop,
+        "outcome": result.outcome,
+        "processed": result.processed,
+        "ignored": result.ignored,
+        "failed": result.failed,
+    }

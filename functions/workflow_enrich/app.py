@@ -1,0 +1,41 @@
+"""SNS workflow service "enrich": adds a description of the document's fields.
+
+Consumes its connector queue (partial batch responses, idempotent per SNS message), reads
+its input stage, writes ``requests/<id>/<SERVICE_NAME>.json``, notifies, hands on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import workflow
+from shared.messages import ConnectorSqsRecord
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS, model=ConnectorSqsRecord)
+
+
+def enrich(document: dict[str, Any]) -> dict[str, Any]:
+    fields = {name: type(value).__name__ for name, value in document.items()}
+    size = len(json.dumps(document).encode())
+    return {**document, "_enrichment": {"fields": fields, "field_count": len(fields), "bytes": size}}
+
+
+SERVICE = workflow.service_from_env(enrich, dict(os.environ))
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    return workflow.process_connector_batch(event, context, SERVICE, processor)

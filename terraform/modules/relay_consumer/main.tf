@@ -1,0 +1,140 @@
+# Pattern 3 — relay consumer.
+#
+#   S3 inbox ─ObjectCreated─▶ relay queue ◀─ receive/delete ─ consumer hop 1 ◀─ EventBridge schedule
+#                                 │ DLQ                        │ async Invoke (baton: chain, hop)
+#                                 ▼                            ▼
+#                                DLQ                    consumer hop 2 … (while messages remain)
+#   lease table: one chain at a time · results table: one item per processed object
+locals {
+  functions     = "${var.code_root}/functions"
+  shared        = "${var.code_root}/shared"
+  function_name = "${var.name_prefix}-relay-consumer"
+  # Built from parts: the function may invoke itself without a cycle in the graph.
+  function_arn = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.function_name}"
+}
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+module "inbox" {
+  source = "../bucket"
+
+  name          = "${var.name_prefix}-relay-inbox-${data.aws_caller_identity.current.account_id}"
+  force_destroy = var.force_destroy
+  tags          = var.tags
+}
+
+module "relay_queue" {
+  source = "../queue"
+
+  name                       = "${var.name_prefix}-relay"
+  visibility_timeout_seconds = 6 * var.timeout
+  max_receive_count          = var.max_receive_count
+  allow_send_from            = [{ service = "s3.amazonaws.com", source_arn = module.inbox.arn }]
+  tags                       = var.tags
+}
+
+resource "aws_s3_bucket_notification" "inbox" {
+  bucket = module.inbox.name
+
+  queue {
+    queue_arn = module.relay_queue.arn
+    events    = ["s3:ObjectCreated:*"]
+  }
+
+  depends_on = [module.relay_queue] # its policy must let S3 send first
+}
+
+module "leases" {
+  source = "../table"
+
+  name          = "${var.name_prefix}-relay-leases"
+  hash_key      = "lease_id"
+  ttl_attribute = "expires_at"
+  tags          = var.tags
+}
+
+module "results" {
+  source = "../table"
+
+  name          = "${var.name_prefix}-relay-results"
+  hash_key      = "object_id"
+  ttl_attribute = "expires_at"
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "tick" {
+  name                = "${var.name_prefix}-relay-tick"
+  description         = "Starts a relay chain unless one is running"
+  schedule_expression = var.schedule_expression
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "consumer" {
+  rule = aws_cloudwatch_event_rule.tick.name
+  arn  = module.consumer.arn
+}
+
+module "consumer" {
+  source = "../function"
+
+  name                 = local.function_name
+  description          = "Drains the relay queue in a chain of self-invocations"
+  service              = "relay-consumer"
+  metrics_namespace    = var.metrics_namespace
+  source_dir           = "${local.functions}/relay_consumer"
+  shared_dir           = local.shared
+  artifacts_dir        = var.artifacts_dir
+  timeout              = var.timeout
+  reserved_concurrency = 2 # the running hop, plus a schedule that finds the lease held
+  environment = {
+    RELAY_QUEUE_URL      = module.relay_queue.url
+    LEASE_TABLE          = module.leases.name
+    RESULTS_TABLE        = module.results.name
+    IDEMPOTENCY_TABLE    = var.idempotency_table_name
+    MAX_HOPS             = tostring(var.max_hops)
+    CHAIN_BUDGET_SECONDS = tostring(var.chain_budget_seconds)
+    BATCHES_PER_HOP      = tostring(var.batches_per_hop)
+  }
+  policy_statements = {
+    relay_queue = {
+      effect    = "Allow"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      resources = [module.relay_queue.arn]
+    }
+    inbox = {
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = ["${module.inbox.arn}/*"]
+    }
+    leases = {
+      effect    = "Allow"
+      actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [module.leases.arn]
+    }
+    results = {
+      effect    = "Allow"
+      actions   = ["dynamodb:PutItem"]
+      resources = [module.results.arn]
+    }
+    idempotency = {
+      effect    = "Allow"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [var.idempotency_table_arn]
+    }
+    relay = {
+      effect    = "Allow"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [local.function_arn]
+    }
+  }
+  allowed_triggers = {
+    schedule = {
+      principal  = "events.amazonaws.com"
+      source_arn = aws_cloudwatch_event_rule.tick.arn
+    }
+  }
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
+}

@@ -1,0 +1,76 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name (project-environment)."
+  type        = string
+}
+
+variable "code_root" {
+  description = "Folder holding functions/ and shared/."
+  type        = string
+}
+
+variable "artifacts_dir" {
+  description = "Where function zips are built."
+  type        = string
+}
+
+variable "schedule_expression" {
+  description = "EventBridge schedule that starts a chain, e.g. rate(5 minutes)."
+  type        = string
+}
+
+variable "timeout" {
+  description = "Consumer timeout in seconds; the relay queue's visibility is 6x this."
+  type        = number
+}
+
+variable "max_hops" {
+  description = "Hops after which a chain stops (the next schedule continues)."
+  type        = number
+}
+
+variable "chain_budget_seconds" {
+  description = "Seconds after which a chain stops relaying (the next schedule continues)."
+  type        = number
+}
+
+variable "batches_per_hop" {
+  description = "Receives of up to 10 messages per hop."
+  type        = number
+}
+
+variable "max_receive_count" {
+  description = "Receives before a notification moves to the DLQ."
+  type        = number
+}
+
+variable "idempotency_table_name" {
+  description = "Powertools idempotency table."
+  type        = string
+}
+
+variable "idempotency_table_arn" {
+  description = "ARN of the idempotency table."
+  type        = string
+}
+
+variable "force_destroy" {
+  description = "Allow destroying the non-empty inbox bucket (ephemeral environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch metrics namespace."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention."
+  type        = number
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

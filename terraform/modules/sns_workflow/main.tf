@@ -1,0 +1,174 @@
+# Pattern 4 — SNS preprocessor / services.
+#
+#   client ─invoke─▶ preprocessor ──requests/<id>/preprocessor.json──▶ S3
+#                        │ {request_id}, service=<entry>
+#                        ▼
+#                  connector topic ──filter service ∈ {<name>, all}──▶ queue <name> ──▶ service <name>
+#                        ▲                                                                │ reads its input stage,
+#                        └──────── {request_id}, service=<next> (if any) ◀────────────────┤ writes requests/<id>/<name>.json
+#                                                                                         ▼
+#                  notifier topic ◀── ServiceResult (S3 pointer when > 256 KiB) ──────────┘
+#                        └──▶ results queue (raw delivery) for downstream consumers
+locals {
+  functions = "${var.code_root}/functions"
+  shared    = "${var.code_root}/shared"
+}
+
+data "aws_caller_identity" "current" {}
+
+module "documents" {
+  source = "../bucket"
+
+  name            = "${var.name_prefix}-workflow-${data.aws_caller_identity.current.account_id}"
+  force_destroy   = var.force_destroy
+  expire_prefixes = { "payloads/" = var.payload_retention_days }
+  tags            = var.tags
+}
+
+module "connector" {
+  source = "../topic"
+
+  name = "${var.name_prefix}-workflow-connector"
+  tags = var.tags
+}
+
+module "notifier" {
+  source = "../topic"
+
+  name = "${var.name_prefix}-workflow-notifier"
+  tags = var.tags
+}
+
+module "preprocessor" {
+  source = "../function"
+
+  name              = "${var.name_prefix}-workflow-preprocessor"
+  description       = "Stores a request's input document and starts the workflow"
+  service           = "workflow-preprocessor"
+  metrics_namespace = var.metrics_namespace
+  source_dir        = "${local.functions}/workflow_preprocessor"
+  shared_dir        = local.shared
+  artifacts_dir     = var.artifacts_dir
+  timeout           = var.preprocessor_timeout
+  environment = {
+    DOCUMENT_BUCKET     = module.documents.name
+    CONNECTOR_TOPIC_ARN = module.connector.arn
+    ENTRY_SERVICE       = var.entry_service
+  }
+  policy_statements = {
+    documents = {
+      effect    = "Allow"
+      actions   = ["s3:PutObject"]
+      resources = ["${module.documents.arn}/requests/*"]
+    }
+    connector = {
+      effect    = "Allow"
+      actions   = ["sns:Publish"]
+      resources = [module.connector.arn]
+    }
+  }
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
+}
+
+module "service_queue" {
+  source   = "../queue"
+  for_each = var.services
+
+  name                       = "${var.name_prefix}-workflow-${each.key}"
+  visibility_timeout_seconds = 6 * var.service_timeout
+  max_receive_count          = var.max_receive_count
+  allow_send_from            = [{ service = "sns.amazonaws.com", source_arn = module.connector.arn }]
+  tags                       = var.tags
+}
+
+resource "aws_sns_topic_subscription" "service" {
+  for_each = var.services
+
+  topic_arn     = module.connector.arn
+  protocol      = "sqs"
+  endpoint      = module.service_queue[each.key].arn
+  filter_policy = jsonencode({ service = [each.key, "all"] })
+}
+
+module "service" {
+  source   = "../function"
+  for_each = var.services
+
+  name              = "${var.name_prefix}-workflow-${each.key}"
+  description       = "Workflow service ${each.key}: ${each.value.input_stage} -> ${each.key}"
+  service           = "workflow-${each.key}"
+  metrics_namespace = var.metrics_namespace
+  source_dir        = "${local.functions}/${each.value.source}"
+  shared_dir        = local.shared
+  artifacts_dir     = var.artifacts_dir
+  timeout           = var.service_timeout
+  environment = {
+    SERVICE_NAME        = each.key
+    INPUT_STAGE         = each.value.input_stage
+    NEXT_SERVICE        = each.value.next
+    DOCUMENT_BUCKET     = module.documents.name
+    NOTIFIER_TOPIC_ARN  = module.notifier.arn
+    CONNECTOR_TOPIC_ARN = module.connector.arn
+    IDEMPOTENCY_TABLE   = var.idempotency_table_name
+  }
+  policy_statements = merge(
+    {
+      read_input = {
+        effect    = "Allow"
+        actions   = ["s3:GetObject"]
+        resources = ["${module.documents.arn}/requests/*"]
+      }
+      write_output = {
+        effect    = "Allow"
+        actions   = ["s3:PutObject"]
+        resources = ["${module.documents.arn}/requests/*", "${module.documents.arn}/payloads/*"]
+      }
+      missing_input = { # lets GetObject answer NoSuchKey instead of AccessDenied
+        effect    = "Allow"
+        actions   = ["s3:ListBucket"]
+        resources = [module.documents.arn]
+      }
+      notify = {
+        effect    = "Allow"
+        actions   = ["sns:Publish"]
+        resources = [module.notifier.arn]
+      }
+      idempotency = {
+        effect    = "Allow"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        resources = [var.idempotency_table_arn]
+      }
+    },
+    each.value.next == "" ? {} : {
+      hand_on = {
+        effect    = "Allow"
+        actions   = ["sns:Publish"]
+        resources = [module.connector.arn]
+      }
+    },
+  )
+  sqs_trigger = {
+    queue_arn  = module.service_queue[each.key].arn
+    batch_size = var.service_batch_size
+  }
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
+}
+
+module "results_queue" {
+  source = "../queue"
+
+  name                       = "${var.name_prefix}-workflow-results"
+  visibility_timeout_seconds = 60
+  max_receive_count          = var.max_receive_count
+  allow_send_from            = [{ service = "sns.amazonaws.com", source_arn = module.notifier.arn }]
+  tags                       = var.tags
+}
+
+resource "aws_sns_topic_subscription" "results" {
+  topic_arn            = module.notifier.arn
+  protocol             = "sqs"
+  endpoint             = module.results_queue.arn
+  raw_message_delivery = true
+}

@@ -1,0 +1,93 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name (project-environment)."
+  type        = string
+}
+
+variable "code_root" {
+  description = "Folder holding functions/ and shared/."
+  type        = string
+}
+
+variable "artifacts_dir" {
+  description = "Where function zips are built."
+  type        = string
+}
+
+variable "services" {
+  description = "Services by name: function folder, the stage it reads, and the service it hands on to (\"\" = none)."
+  type = map(object({
+    source      = string
+    input_stage = string
+    next        = optional(string, "")
+  }))
+  validation {
+    condition     = alltrue([for k, s in var.services : s.next == "" || contains(keys(var.services), s.next)])
+    error_message = "Every services[*].next must name another service."
+  }
+  validation {
+    condition     = alltrue([for k in keys(var.services) : can(regex("^[a-z][a-z0-9-]{0,30}$", k)) && k != "all" && k != "preprocessor"])
+    error_message = "Service names are lowercase (a-z, 0-9, -), and not \"all\" or \"preprocessor\"."
+  }
+}
+
+variable "entry_service" {
+  description = "Service the preprocessor hands new requests to (\"all\" = every service)."
+  type        = string
+}
+
+variable "preprocessor_timeout" {
+  description = "Preprocessor timeout in seconds."
+  type        = number
+}
+
+variable "service_timeout" {
+  description = "Service timeout in seconds; service queues' visibility is 6x this."
+  type        = number
+}
+
+variable "service_batch_size" {
+  description = "Records per service invocation."
+  type        = number
+}
+
+variable "payload_retention_days" {
+  description = "Days offloaded (large) message payloads are kept under payloads/."
+  type        = number
+}
+
+variable "max_receive_count" {
+  description = "Receives before a message moves to its DLQ."
+  type        = number
+}
+
+variable "idempotency_table_name" {
+  description = "Powertools idempotency table."
+  type        = string
+}
+
+variable "idempotency_table_arn" {
+  description = "ARN of the idempotency table."
+  type        = string
+}
+
+variable "force_destroy" {
+  description = "Allow destroying the non-empty documents bucket (ephemeral environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch metrics namespace."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention."
+  type        = number
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

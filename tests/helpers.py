@@ -1,0 +1,91 @@
+"""Helpers for unit tests (moto decorator mode): contexts, tables, event records."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+
+
+class Context:
+    """A LambdaContext stand-in."""
+
+    def __init__(self, name: str = "fn", remaining_ms: int = 30_000) -> None:
+        self.function_name = name
+        self.memory_limit_in_mb = 128
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+def create_table(name: str, key: str) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -> dict:
+    """One record of an SQS event as Lambda delivers it."""
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "rh",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1",
+            "SenderId": "x",
+            "ApproximateFirstReceiveTimestamp": "1",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "x",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+        "awsRegion": "us-east-1",
+    }
+
+
+def sns_event(message: str, topic: str = "topic", message_id: str | None = None) -> dict:
+    """An SNS event as Lambda receives it from a subscription."""
+    arn = f"arn:aws:sns:us-east-1:123456789012:{topic}"
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{arn}:sub",
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": "1",
+                    "Timestamp": "2026-01-01T00:00:00.000Z",
+                    "Signature": "x",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
+                    "MessageId": message_id or str(uuid.uuid4()),
+                    "Message": message,
+                    "MessageAttributes": {},
+                    "Type": "Notification",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "TopicArn": arn,
+                    "Subject": None,
+                },
+            }
+        ]
+    }
+
+
+def scheduled_event(rule: str = "tick") -> dict:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
+        "detail": {},
+    }

@@ -1,0 +1,164 @@
+"""Unit tests of the relay consumer: lease, hops, S3 notifications, failures."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+
+from shared import lease
+from shared.messages import RelayBaton
+from tests.conftest import load_function
+from tests.helpers import Context, create_table, scheduled_event
+
+relay = load_function("relay_consumer")
+LEASES, RESULTS, IDEMPOTENCY, BUCKET = "leases", "results", "idempotency", "inbox"
+
+
+@pytest.fixture
+def env(aws, monkeypatch):
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="relay-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName="relay",
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    create_table(LEASES, "lease_id")
+    create_table(RESULTS, "object_id")
+    create_table(IDEMPOTENCY, "id")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
+    for name, value in (("QUEUE_URL", url), ("LEASE_TABLE", LEASES), ("RESULTS_TABLE", RESULTS)):
+        monkeypatch.setattr(relay, name, value)
+    relay.persistence_layer.cache_clear()
+    invoked: list[dict] = []
+    from shared.clients import client
+
+    lam = client("lambda")
+    monkeypatch.setattr(lam, "invoke", lambda **kw: invoked.append(kw) or {"StatusCode": 202})
+    yield {"url": url, "dlq": dlq, "invoked": invoked}
+    relay.persistence_layer.cache_clear()
+
+
+def put_objects(n: int, prefix: str = "in/") -> None:
+    s3 = boto3.client("s3")
+    for i in range(n):
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}obj {i}.txt", Body=f"payload {i}".encode())
+
+
+def results() -> list[dict]:
+    return boto3.client("dynamodb").scan(TableName=RESULTS)["Items"]
+
+
+def test_scheduled_event_starts_a_chain_and_a_baton_continues_it():
+    start = relay.parse(scheduled_event(), now=100.0)
+    assert start.hop == 1 and start.started_at == 100.0
+    baton = relay.parse({"chain_id": "c", "hop": 3, "started_at": 1.0}, now=200.0)
+    assert (baton.chain_id, baton.hop) == ("c", 3)
+    with pytest.raises(relay.InvalidEvent):
+        relay.parse({"hello": "world"}, now=0)
+    with pytest.raises(relay.InvalidEvent):
+        relay.parse({"chain_id": "c", "hop": 0, "started_at": 1.0}, now=0)
+
+
+def test_lease_admits_one_owner_until_released_or_expired(aws):
+    create_table(LEASES, "lease_id")
+    assert lease.acquire(LEASES, "relay", "a", 60, now=1000)
+    assert not lease.acquire(LEASES, "relay", "b", 60, now=1001)
+    assert lease.renew(LEASES, "relay", "a", 60, now=1030)
+    assert not lease.renew(LEASES, "relay", "b", 60, now=1030)
+    assert not lease.release(LEASES, "relay", "b")
+    assert lease.acquire(LEASES, "relay", "b", 60, now=1091)  # a's lease expired at 1090
+    assert not lease.renew(LEASES, "relay", "a", 60, now=1092)  # a lost it: its chain stops
+    assert lease.release(LEASES, "relay", "b")
+    assert lease.acquire(LEASES, "relay", "c", 60, now=1093)
+
+
+def test_a_hop_processes_batches_and_relays_while_messages_remain(env, monkeypatch):
+    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 2)
+    put_objects(25)
+    out = relay.lambda_handler(scheduled_event(), Context("relay"))
+    # two batches of 10: the s3:TestEvent (sent when the notification was configured) is ignored
+    assert out["outcome"] == "relayed" and out["hop"] == 1 and (out["processed"], out["ignored"]) == (19, 1)
+    assert len(env["invoked"]) == 1
+    nxt = env["invoked"][0]
+    assert nxt["InvocationType"] == "Event" and nxt["FunctionName"].endswith(":function:relay")
+    baton = RelayBaton.model_validate_json(nxt["Payload"])
+    assert (baton.chain_id, baton.hop) == (out["chain_id"], 2)
+
+    # the schedule fires mid-chain: the lease is held, nothing is processed
+    assert relay.lambda_handler(scheduled_event(), Context("relay"))["outcome"] == "lease-held"
+
+    last = relay.lambda_handler(baton.model_dump(), Context("relay"))
+    assert last["outcome"] == "done" and last["processed"] == 6 and len(env["invoked"]) == 1
+    stored = results()
+    assert len(stored) == 25 and {i["chain_id"]["S"] for i in stored} == {out["chain_id"]}
+    assert {i["hop"]["N"] for i in stored} == {"1", "2"}
+    # the chain released its lease: the next schedule starts a new one
+    assert boto3.client("dynamodb").scan(TableName=LEASES)["Items"] == []
+
+
+def test_processed_object_records_key_size_and_digest(env):
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="a b/c+d.txt", Body=b"hello")
+    relay.lambda_handler(scheduled_event(), Context("relay"))
+    (item,) = results()
+    document = json.loads(item["document"]["S"])
+    assert document["key"] == "a b/c+d.txt" and document["size"] == 5
+    assert document["sha256"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+
+def test_a_baton_whose_lease_was_taken_stops(env):
+    put_objects(3)
+    assert lease.acquire(LEASES, relay.LEASE_NAME, "other-chain", 60)
+    out = relay.lambda_handler({"chain_id": "old", "hop": 5, "started_at": time.time()}, Context("relay"))
+    assert out["outcome"] == "lease-lost" and out["processed"] == 0 and env["invoked"] == []
+
+
+def test_chain_stops_at_its_hop_limit_and_budget(env, monkeypatch):
+    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    put_objects(30)
+    monkeypatch.setattr(relay, "MAX_HOPS", 1)
+    assert relay.lambda_handler(scheduled_event(), Context("relay"))["outcome"] == "max-hops"
+    monkeypatch.setattr(relay, "MAX_HOPS", 100)
+    old = {"chain_id": "x", "hop": 1, "started_at": time.time() - 10_000}
+    assert relay.lambda_handler(old, Context("relay"))["outcome"] == "budget-exhausted"
+    assert env["invoked"] == []
+    assert boto3.client("dynamodb").scan(TableName=LEASES)["Items"] == []  # released for the next schedule
+
+
+def test_redelivered_notification_is_processed_once(env):
+    put_objects(1)
+    sqs = boto3.client("sqs")
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=env["url"], MaxNumberOfMessages=10)["Messages"]]
+    notification = next(b for b in bodies if "Records" in b)
+    baton = RelayBaton(chain_id="c", hop=1, started_at=0)
+    assert relay.handle_message(notification, baton, 30_000) == (1, 0)
+    assert relay.handle_message(notification, baton, 30_000) == (0, 1)  # a duplicate: skipped
+    assert len(results()) == 1
+
+
+def test_invalid_message_goes_to_its_dlq_while_valid_ones_are_processed(env, monkeypatch):
+    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    boto3.client("sqs").send_message(QueueUrl=env["url"], MessageBody='{"Records": "nope"}')
+    put_objects(2)
+    first = relay.lambda_handler(scheduled_event(), Context("relay"))
+    assert first["processed"] == 2 and first["failed"] == 1
+    out = first
+    for _ in range(3):  # follow the chain (the failed message is visible again: visibility 0)
+        event = json.loads(env["invoked"][-1]["Payload"]) if out["outcome"] == "relayed" else scheduled_event()
+        out = relay.lambda_handler(event, Context("relay"))
+    dead = boto3.client("sqs").receive_message(QueueUrl=env["dlq"], MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dead] == ['{"Records": "nope"}']
+    assert len(results()) == 2

@@ -1,0 +1,163 @@
+"""Unit tests of the SNS workflow: preprocessor, services, routing, large payloads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+
+from shared import large_payload, workflow
+from shared.messages import ServiceResult
+from tests.conftest import load_function
+from tests.helpers import Context, create_table, sqs_record
+
+preprocessor = load_function("workflow_preprocessor")
+enrich = load_function("workflow_enrich")
+summarize = load_function("workflow_summarize")
+BUCKET, IDEMPOTENCY = "workflow", "idempotency"
+
+
+def queue_arn(url: str) -> str:
+    return boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@pytest.fixture
+def env(aws, monkeypatch):
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    connector = sns.create_topic(Name="connector")["TopicArn"]
+    notifier = sns.create_topic(Name="notifier")["TopicArn"]
+    queues = {}
+    for name in ("enrich", "summarize"):
+        queues[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
+        sns.subscribe(
+            TopicArn=connector,
+            Protocol="sqs",
+            Endpoint=queue_arn(queues[name]),
+            Attributes={"FilterPolicy": json.dumps({"service": [name, "all"]})},
+        )
+    results = sqs.create_queue(QueueName="results")["QueueUrl"]
+    sns.subscribe(
+        TopicArn=notifier, Protocol="sqs", Endpoint=queue_arn(results), Attributes={"RawMessageDelivery": "true"}
+    )
+    create_table(IDEMPOTENCY, "id")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
+    workflow.persistence_layer.cache_clear()
+    services = {
+        "enrich": workflow.Service("enrich", "preprocessor", enrich.enrich, BUCKET, notifier, connector, "summarize"),
+        "summarize": workflow.Service("summarize", "enrich", summarize.summarize, BUCKET, notifier, connector),
+    }
+    monkeypatch.setattr(enrich, "SERVICE", services["enrich"])
+    monkeypatch.setattr(summarize, "SERVICE", services["summarize"])
+    yield {"connector": connector, "queues": queues, "results": results, "services": services}
+    workflow.persistence_layer.cache_clear()
+
+
+def receive(url: str) -> list[dict]:
+    sqs = boto3.client("sqs")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+    for m in got:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def records(url: str) -> list[dict]:
+    return [sqs_record(m["Body"], message_id=m["MessageId"]) for m in receive(url)]
+
+
+def results(url: str) -> list[ServiceResult]:
+    return [ServiceResult.model_validate_json(large_payload.resolve(m["Body"])) for m in receive(url)]
+
+
+def test_preprocessor_issues_a_uuid4_and_stores_the_document(env):
+    request = preprocessor.parse({"document": {"a": 1}})
+    started = preprocessor.start_workflow(request, BUCKET, env["connector"], "enrich")
+    assert uuid.UUID(started["request_id"]).version == 4
+    assert workflow.read_document(BUCKET, started["request_id"], "preprocessor") == {"a": 1}
+    with pytest.raises(preprocessor.InvalidPreprocessRequest, match="document"):
+        preprocessor.parse({"document": {}})
+    with pytest.raises(preprocessor.InvalidPreprocessRequest, match="document"):
+        preprocessor.parse({"doc": {"a": 1}})
+
+
+def test_a_request_flows_through_both_services(env):
+    started = preprocessor.start_workflow(
+        preprocessor.parse({"document": {"name": "x", "n": 2}}), BUCKET, env["connector"], "enrich"
+    )
+    request_id = started["request_id"]
+    assert receive(env["queues"]["summarize"]) == []  # routed to the entry service only
+    out = enrich.lambda_handler({"Records": records(env["queues"]["enrich"])}, Context("enrich"))
+    assert out == {"batchItemFailures": []}
+    enriched = workflow.read_document(BUCKET, request_id, "enrich")
+    assert enriched["name"] == "x" and enriched["_enrichment"]["field_count"] == 2
+    summarize.lambda_handler({"Records": records(env["queues"]["summarize"])}, Context("summarize"))
+    summary = workflow.read_document(BUCKET, request_id, "summarize")
+    assert summary["field_count"] == 3 and summary["largest_field"] == "_enrichment"
+    done = results(env["results"])
+    assert [(r.service, r.request_id) for r in done] == [("enrich", request_id), ("summarize", request_id)]
+    assert done[1].document == summary and done[1].output_key == f"requests/{request_id}/summarize.json"
+
+
+def test_publishing_a_request_id_starts_a_service_mid_workflow(env):
+    request_id = str(uuid.uuid4())
+    workflow.write_document(BUCKET, request_id, "enrich", {"already": "enriched"})
+    workflow.publish_connector(env["connector"], request_id, source="operator", route="summarize")
+    assert receive(env["queues"]["enrich"]) == []
+    summarize.lambda_handler({"Records": records(env["queues"]["summarize"])}, Context("summarize"))
+    assert workflow.read_document(BUCKET, request_id, "summarize")["field_count"] == 1
+    # "all" reaches every service
+    workflow.publish_connector(env["connector"], request_id, source="operator", route="all")
+    assert len(receive(env["queues"]["enrich"])) == 1 and len(receive(env["queues"]["summarize"])) == 1
+
+
+def test_redelivered_message_runs_the_service_once(env):
+    start_id = preprocessor.start_workflow(
+        preprocessor.parse({"document": {"a": 1}}), BUCKET, env["connector"], "enrich"
+    )["request_id"]
+    batch = records(env["queues"]["enrich"])
+    enrich.lambda_handler({"Records": batch}, Context("enrich"))
+    enrich.lambda_handler({"Records": batch}, Context("enrich"))  # SQS delivered it again
+    assert [r.request_id for r in results(env["results"])] == [start_id]
+    assert len(receive(env["queues"]["summarize"])) == 1
+
+
+def test_invalid_and_unknown_requests_fail_alone(env):
+    good = preprocessor.start_workflow(preprocessor.parse({"document": {"a": 1}}), BUCKET, env["connector"], "enrich")[
+        "request_id"
+    ]
+    batch = records(env["queues"]["enrich"])
+    workflow.publish_connector(env["connector"], str(uuid.uuid4()), source="operator", route="enrich")
+    unknown = records(env["queues"]["enrich"])
+    garbage = sqs_record('{"Type": "Notification", "Message": "not a connector message"}')
+    out = enrich.lambda_handler({"Records": [garbage, *batch, *unknown]}, Context("enrich"))
+    failed = {f["itemIdentifier"] for f in out["batchItemFailures"]}
+    assert failed == {garbage["messageId"], unknown[0]["messageId"]}
+    assert workflow.read_document(BUCKET, good, "enrich")["a"] == 1
+
+
+def test_large_results_travel_as_extended_client_pointers_and_arrive_whole(env):
+    big = {"text": "x" * 300_000, "n": 1}
+    request_id = preprocessor.start_workflow(preprocessor.parse({"document": big}), BUCKET, env["connector"], "enrich")[
+        "request_id"
+    ]
+    enrich.lambda_handler({"Records": records(env["queues"]["enrich"])}, Context("enrich"))
+    (message,) = receive(env["results"])
+    kind, ref = json.loads(message["Body"])
+    assert kind == "software.amazon.payloadoffloading.PayloadS3Pointer" and ref["s3BucketName"] == BUCKET
+    assert int(message["MessageAttributes"]["ExtendedPayloadSize"]["StringValue"]) > 300_000
+    result = ServiceResult.model_validate_json(large_payload.resolve(message["Body"]))
+    assert result.request_id == request_id and result.document["text"] == big["text"]
+
+
+def test_offload_keeps_small_payloads_inline_and_counts_attributes(aws):
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    body, attrs = large_payload.offload("small", BUCKET)
+    assert (body, attrs) == ("small", {})
+    assert large_payload.resolve("small") == "small" and large_payload.pointer('["other", {}]') is None
+    exact = "y" * (large_payload.MESSAGE_LIMIT - 10)
+    attribute = {"k": {"DataType": "String", "StringValue": "v" * 20}}
+    body, attrs = large_payload.offload(exact, BUCKET, attributes=attribute)
+    assert large_payload.pointer(body) is not None and attrs["k"] == attribute["k"]
+    assert large_payload.resolve(body) == exact
