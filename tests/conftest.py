@@ -16,6 +16,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+STANDARD = pytest.mark.parametrize("stack", ["standard"], indirect=True)
+BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indirect=True)
+
+
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (every function has an app.py)."""
     module_name = f"fn_{name}"
@@ -47,17 +51,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clients.reset()
 
 
-@pytest.fixture(scope="session", params=["standard", "fifo"])
+@pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest):
-    """The deployed local stack (emulator + terraform apply + runner), once per queue type."""
+    """The deployed local stack (emulator + terraform apply + runner), once per sticky queue type.
+
+    Tests choose the type with ``@pytest.mark.parametrize("stack", [...], indirect=True)``
+    (see ``STANDARD`` / ``BOTH_QUEUE_TYPES``); pytest groups them so each type is applied once.
+    """
     from tests.harness import stack as harness
 
+    queue_type = request.param
     deployed = harness.start(
         extra_vars={
-            "sticky": f'{{pool_size=4, queue_type="{request.param}", dispatcher_timeout=10, assignment_ttl_seconds=60}}'
+            "sticky": f'{{pool_size=4, queue_type="{queue_type}", dispatcher_timeout=10, assignment_ttl_seconds=60}}'
         }
     )
-    deployed.queue_type = request.param
+    deployed.queue_type = queue_type
     yield deployed
     deployed.runner.stop()
     urllib.request.urlopen(urllib.request.Request(f"{deployed.emulator.endpoint}/moto-api/reset", method="POST"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 
 import boto3
@@ -28,6 +30,40 @@ def create_table(name: str, key: str) -> None:
         AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def create_queue_with_dlq(name: str, max_receive_count: int = 2, visibility: int = 0) -> tuple[str, str]:
+    """A queue (visibility 0 by default: a failed message is visible again at once) and its DLQ."""
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
+    return url, dlq
+
+
+def queue_arn(url: str) -> str:
+    return boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def scan(ddb, table: str, attribute: str | None = None, prefix: str = "") -> list[dict]:
+    """Every item of ``table`` (all pages), or those whose ``attribute`` starts with ``prefix``."""
+    items: list[dict] = []
+    kwargs: dict = {"TableName": table}
+    if attribute:
+        kwargs.update(
+            FilterExpression="begins_with(#a, :p)",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":p": {"S": prefix}},
+        )
+    while True:
+        page = ddb.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -> dict:
@@ -89,3 +125,14 @@ def scheduled_event(rule: str = "tick") -> dict:
         "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
         "detail": {},
     }
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5):
+    """Poll ``predicate`` until it returns something truthy or ``timeout`` seconds pass."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

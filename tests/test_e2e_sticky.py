@@ -9,19 +9,12 @@ import uuid
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.conftest import BOTH_QUEUE_TYPES
+from tests.helpers import wait_for
+
+pytestmark = [pytest.mark.e2e, BOTH_QUEUE_TYPES]
 
 USERS, PER_USER, THREADS = 20, 25, 8
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def read_document(stack, user_id: str) -> dict | None:
@@ -131,8 +124,11 @@ def test_invalid_message_reaches_dlq_while_valid_ones_in_its_batch_succeed(stack
         return got.get("Messages")
 
     # maxReceiveCount receives, each after the visibility timeout (6 x the dispatcher's timeout)
-    visibility = int(sqs.get_queue_attributes(QueueUrl=pool["url"], AttributeNames=["VisibilityTimeout"])
-                     ["Attributes"]["VisibilityTimeout"])
+    visibility = int(
+        sqs.get_queue_attributes(QueueUrl=pool["url"], AttributeNames=["VisibilityTimeout"])["Attributes"][
+            "VisibilityTimeout"
+        ]
+    )
     moved = wait_for(dead_letters, timeout=visibility * 3 + 60, interval=2)
     assert moved and [m["Body"] for m in moved] == [poison]
     assert [e["body"]["n"] for e in read_document(stack, user)["entries"]] == [1, 2, 3]

@@ -9,7 +9,7 @@ import pytest
 
 from shared.messages import FanoutTick
 from tests.conftest import load_function
-from tests.helpers import Context, create_table, scheduled_event, sns_event
+from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scheduled_event, sns_event
 
 counter = load_function("fanout_counter")
 worker = load_function("fanout_worker")
@@ -19,19 +19,10 @@ TABLE = "items"
 @pytest.fixture
 def env(aws, monkeypatch):
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName="work",
-        Attributes={
-            "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
-        },
-    )["QueueUrl"]
+    url, dlq = create_queue_with_dlq("work")
     topic = sns.create_topic(Name="fanout")["TopicArn"]
     inbox = sqs.create_queue(QueueName="ticks")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(inbox), Attributes={"RawMessageDelivery": "true"})
     create_table(TABLE, "message_id")
     for module, values in (
         (counter, {"WORK_QUEUE_URL": url, "FANOUT_TOPIC_ARN": topic}),

@@ -11,7 +11,7 @@ import pytest
 from shared import lease
 from shared.messages import RelayBaton
 from tests.conftest import load_function
-from tests.helpers import Context, create_table, scheduled_event
+from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scheduled_event
 
 relay = load_function("relay_consumer")
 LEASES, RESULTS, IDEMPOTENCY, BUCKET = "leases", "results", "idempotency", "inbox"
@@ -19,17 +19,8 @@ LEASES, RESULTS, IDEMPOTENCY, BUCKET = "leases", "results", "idempotency", "inbo
 
 @pytest.fixture
 def env(aws, monkeypatch):
-    sqs = boto3.client("sqs")
-    dlq = sqs.create_queue(QueueName="relay-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(
-        QueueName="relay",
-        Attributes={
-            "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
-        },
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, dlq = create_queue_with_dlq("relay")
+    arn = queue_arn(url)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_notification_configuration(

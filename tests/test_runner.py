@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
 from tests.harness.runner import FunctionPool, FunctionSpec, InvocationResult, successful_receipts
+from tests.helpers import wait_for
 
 RECORDS = [{"messageId": m, "receiptHandle": f"rh-{m}"} for m in ("a", "b", "c")]
 
@@ -90,3 +94,46 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         assert len(reports) == 3 and "Status: timeout" in reports[1] and "Duration:" in reports[0]
     finally:
         pool.close()
+
+
+def test_rate_expressions_and_the_scheduled_event():
+    from tests.harness.runner import Schedule, rate_seconds, scheduled_event
+
+    assert rate_seconds("rate(1 minute)") == 60 and rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("rate(2 hours)") == 7200 and rate_seconds("cron(0 12 * * ? *)") is None
+    rule = Schedule("tick", "arn:aws:events:us-east-1:123456789012:rule/tick", "rate(1 minute)", "f")
+    event = scheduled_event(rule, "us-east-1")
+    assert event["source"] == "aws.events" and event["detail-type"] == "Scheduled Event"
+    assert event["resources"] == [rule.rule_arn] and event["account"] == "123456789012"
+    fixed = Schedule("tick", rule.rule_arn, "rate(1 minute)", "f", input='{"fixed": true}')
+    assert scheduled_event(fixed, "us-east-1") == {"fixed": True}
+
+
+def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_path):
+    from tests.harness.runner import LocalLambdaRunner, Schedule
+
+    out = tmp_path / "events.jsonl"
+    pool = make_function(
+        tmp_path,
+        "import json\n"
+        "def handler(event, context):\n"
+        f"    open({str(out)!r}, 'a').write(json.dumps(event) + '\\n')\n"
+        "    return {'source': event.get('source') or event['Records'][0]['EventSource']}\n",
+    )
+    runner = LocalLambdaRunner(endpoint="http://127.0.0.1:1", region="us-east-1", code_fetcher=lambda n: b"")
+    runner.pools["f"] = pool
+    runner.schedules = [Schedule("tick", "arn:aws:events:us-east-1:123456789012:rule/tick", "rate(1 minute)", "f")]
+    try:
+        (result,) = runner.fire("tick", sync=True)
+        assert result.payload == {"source": "aws.events"}
+        assert runner.fire("tick") == []  # asynchronous: queued like EventBridge's invocation
+        runner.deliver_sns(
+            "arn:aws:lambda:us-east-1:123456789012:function:f", {"Records": [{"EventSource": "aws:sns"}]}
+        )
+        assert wait_for(lambda: len(out.read_text().splitlines()) == 3, timeout=10)
+        sources = [json.loads(line).get("source") or "sns" for line in out.read_text().splitlines()]
+        assert sorted(sources) == ["aws.events", "aws.events", "sns"]
+        with pytest.raises(KeyError):
+            runner.fire("no-such-rule")
+    finally:
+        runner.stop()

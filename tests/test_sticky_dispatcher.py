@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 
 import boto3
@@ -13,6 +12,7 @@ import pytest
 from shared import assignments
 from shared.messages import StickyMessage, UserDocument
 from tests.conftest import load_function
+from tests.helpers import sqs_record
 
 dispatcher = load_function("sticky_dispatcher")
 BUCKET, TABLE, IDEMPOTENCY = "docs", "assignments", "idempotency"
@@ -52,22 +52,7 @@ def message(user: str, seq: int, body=None) -> StickyMessage:
 
 
 def record(body: str) -> dict:
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "rh",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1",
-            "SenderId": "x",
-            "ApproximateFirstReceiveTimestamp": "1",
-        },
-        "messageAttributes": {},
-        "md5OfBody": "x",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:pool-00",
-        "awsRegion": "us-east-1",
-    }
+    return sqs_record(body, queue="pool-00")
 
 
 def document(user: str) -> list[int]:

@@ -11,16 +11,12 @@ import pytest
 from shared import large_payload, workflow
 from shared.messages import ServiceResult
 from tests.conftest import load_function
-from tests.helpers import Context, create_table, sqs_record
+from tests.helpers import Context, create_table, queue_arn, sqs_record
 
 preprocessor = load_function("workflow_preprocessor")
 enrich = load_function("workflow_enrich")
 summarize = load_function("workflow_summarize")
 BUCKET, IDEMPOTENCY = "workflow", "idempotency"
-
-
-def queue_arn(url: str) -> str:
-    return boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
 @pytest.fixture

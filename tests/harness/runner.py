@@ -460,6 +460,9 @@ class LocalLambdaRunner:
 
     # --- EventBridge schedules and SNS subscriptions -----------------------------------------
 
+    def schedule(self, rule: str) -> Schedule:
+        return next(s for s in self.schedules if s.rule == rule)
+
     def fire(self, rule: str, sync: bool = False) -> list[InvocationResult]:
         """Fire a schedule now: asynchronously like EventBridge, or synchronously (tests)."""
         targets = [s for s in self.schedules if s.rule == rule and s.function in self.pools]

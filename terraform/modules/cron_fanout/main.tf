@@ -37,16 +37,14 @@ module "fanout_topic" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_event_rule" "tick" {
+module "tick" {
+  source = "../schedule"
+
   name                = "${var.name_prefix}-fanout-tick"
   description         = "Starts the fan-out counter"
   schedule_expression = var.schedule_expression
+  function_arn        = module.counter.arn
   tags                = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "counter" {
-  rule = aws_cloudwatch_event_rule.tick.name
-  arn  = module.counter.arn
 }
 
 module "counter" {
@@ -80,7 +78,7 @@ module "counter" {
   allowed_triggers = {
     schedule = {
       principal  = "events.amazonaws.com"
-      source_arn = aws_cloudwatch_event_rule.tick.arn
+      source_arn = module.tick.rule_arn
     }
   }
   log_retention_days = var.log_retention_days

@@ -19,7 +19,7 @@ output "topic_arn" {
 
 output "schedule_rule_name" {
   description = "EventBridge rule that starts the counter."
-  value       = aws_cloudwatch_event_rule.tick.name
+  value       = module.tick.rule_name
 }
 
 output "counter_function_name" {

@@ -64,16 +64,14 @@ module "results" {
   tags          = var.tags
 }
 
-resource "aws_cloudwatch_event_rule" "tick" {
+module "tick" {
+  source = "../schedule"
+
   name                = "${var.name_prefix}-relay-tick"
   description         = "Starts a relay chain unless one is running"
   schedule_expression = var.schedule_expression
+  function_arn        = module.consumer.arn
   tags                = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "consumer" {
-  rule = aws_cloudwatch_event_rule.tick.name
-  arn  = module.consumer.arn
 }
 
 module "consumer" {
@@ -132,7 +130,7 @@ module "consumer" {
   allowed_triggers = {
     schedule = {
       principal  = "events.amazonaws.com"
-      source_arn = aws_cloudwatch_event_rule.tick.arn
+      source_arn = module.tick.rule_arn
     }
   }
   log_retention_days = var.log_retention_days

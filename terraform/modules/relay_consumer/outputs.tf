@@ -24,7 +24,7 @@ output "results_table_name" {
 
 output "schedule_rule_name" {
   description = "EventBridge rule that starts a chain."
-  value       = aws_cloudwatch_event_rule.tick.name
+  value       = module.tick.rule_name
 }
 
 output "function_name" {

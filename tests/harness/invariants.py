@@ -1,0 +1,104 @@
+"""Rules every deployed queue and consumer must follow, checked against the applied stack.
+
+The inventory is read from the emulator after ``terraform apply`` — the same deployed
+state the runner uses — so the rules hold for what Terraform builds, not for what a list says.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+VISIBILITY_FACTOR = 6
+
+
+@dataclass
+class QueueInfo:
+    arn: str
+    visibility: int
+    redrive: dict | None
+    encrypted: bool
+
+
+@dataclass
+class Inventory:
+    queues: dict[str, QueueInfo] = field(default_factory=dict)
+    timeouts: dict[str, int] = field(default_factory=dict)  # function -> timeout
+    consumers: dict[str, set[str]] = field(default_factory=dict)  # queue ARN -> functions receiving from it
+    mappings: list[dict[str, Any]] = field(default_factory=list)  # SQS event source mappings
+
+
+def _statements(document: Any) -> list[dict]:
+    document = json.loads(document) if isinstance(document, str) else document
+    statements = document.get("Statement", [])
+    return [statements] if isinstance(statements, dict) else statements
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def read_inventory(client) -> Inventory:
+    """``client(service)`` returns a boto3 client for the deployed environment."""
+    sqs, lam, iam = client("sqs"), client("lambda"), client("iam")
+    inv = Inventory()
+    for page in sqs.get_paginator("list_queues").paginate():
+        for url in page.get("QueueUrls", []):
+            a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            inv.queues[a["QueueArn"]] = QueueInfo(
+                arn=a["QueueArn"],
+                visibility=int(a["VisibilityTimeout"]),
+                redrive=json.loads(a["RedrivePolicy"]) if a.get("RedrivePolicy") else None,
+                encrypted=a.get("SqsManagedSseEnabled") == "true" or bool(a.get("KmsMasterKeyId")),
+            )
+    for page in lam.get_paginator("list_functions").paginate():
+        for fn in page["Functions"]:
+            name = fn["FunctionName"]
+            inv.timeouts[name] = fn["Timeout"]
+            role = fn["Role"].rsplit("/", 1)[-1]
+            documents = [
+                iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
+                for p in iam.list_role_policies(RoleName=role)["PolicyNames"]
+            ]
+            for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+                version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+                documents.append(version["PolicyVersion"]["Document"])
+            for document in documents:
+                for st in _statements(document):
+                    if st.get("Effect") == "Allow" and "sqs:ReceiveMessage" in _as_list(st.get("Action", [])):
+                        for resource in _as_list(st.get("Resource", [])):
+                            inv.consumers.setdefault(resource, set()).add(name)
+    for page in lam.get_paginator("list_event_source_mappings").paginate():
+        for m in page["EventSourceMappings"]:
+            if m["EventSourceArn"].startswith("arn:aws:sqs:"):
+                inv.mappings.append(m)
+                inv.consumers.setdefault(m["EventSourceArn"], set()).add(m["FunctionArn"].split(":")[6])
+    return inv
+
+
+def violations(inv: Inventory) -> list[str]:
+    problems: list[str] = []
+    dlqs = {q.redrive["deadLetterTargetArn"] for q in inv.queues.values() if q.redrive}
+    for arn, q in sorted(inv.queues.items()):
+        if not q.encrypted:
+            problems.append(f"{arn}: not encrypted at rest")
+        if arn in dlqs:
+            continue
+        if not q.redrive:
+            problems.append(f"{arn}: no dead-letter queue")
+        elif q.redrive["deadLetterTargetArn"] not in inv.queues:
+            problems.append(f"{arn}: its DLQ {q.redrive['deadLetterTargetArn']} does not exist")
+        for function in sorted(inv.consumers.get(arn, ())):
+            timeout = inv.timeouts.get(function)
+            if timeout is not None and q.visibility < VISIBILITY_FACTOR * timeout:
+                problems.append(
+                    f"{arn}: visibility {q.visibility}s < {VISIBILITY_FACTOR} x {function}'s timeout {timeout}s"
+                )
+    for arn in sorted(set(inv.consumers) - set(inv.queues)):
+        problems.append(f"{arn}: consumed by {sorted(inv.consumers[arn])} but no such queue")
+    for m in inv.mappings:
+        if "ReportBatchItemFailures" not in (m.get("FunctionResponseTypes") or []):
+            problems.append(f"{m['EventSourceArn']} -> {m['FunctionArn']}: no partial batch responses")
+    return problems
