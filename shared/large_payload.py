@@ -60,9 +60,9 @@ def pointer(body: str) -> tuple[str, str] | None:
         return None
 
 
-def resolve(body: str) -> str:
-    """The original payload: fetched from S3 when ``body`` is a pointer."""
+def resolve(body: str, s3: Any = None) -> str:
+    """The original payload: fetched from S3 (``s3`` or the process's client) when ``body`` is a pointer."""
     ref = pointer(body)
     if ref is None:
         return body
-    return client("s3").get_object(Bucket=ref[0], Key=ref[1])["Body"].read().decode()
+    return (s3 or client("s3")).get_object(Bucket=ref[0], Key=ref[1])["Body"].read().decode()

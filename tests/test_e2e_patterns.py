@@ -119,7 +119,7 @@ def workflow_results(stack, request_ids: set[str]) -> dict[tuple[str, str], Serv
     sqs, url, found = stack.client("sqs"), stack.outputs["sns_workflow"]["results_queue"]["url"], {}
     while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages"):
         for m in got:
-            result = ServiceResult.model_validate_json(large_payload.resolve(m["Body"]))
+            result = ServiceResult.model_validate_json(large_payload.resolve(m["Body"], stack.client("s3")))
             if result.request_id in request_ids:
                 found[(result.request_id, result.service)] = (result, m["Body"])
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
