@@ -134,6 +134,7 @@ def relay_report(
         stack.runner.fire(out["schedule_rule_name"])
     mine = f"{out['inbox_bucket']}/{prefix}"
     waited = _wait(lambda: len(_scan(stack, out["results_table_name"], "object_id", mine)) >= objects, timeout=150)
+    _wait(lambda: not stack.client("dynamodb").scan(TableName=out["lease_table_name"])["Items"], timeout=30)
     items = _scan(stack, out["results_table_name"], "object_id", mine)
     chains = Counter(i["chain_id"]["S"] for i in items)
     hops = max((int(i["hop"]["N"]) for i in items), default=0)
