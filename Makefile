@@ -9,7 +9,10 @@ export TF_PLUGIN_DIR
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test unit e2e lint fmt tf-check clean
+TF             := terraform -chdir=terraform
+ENVIRONMENTS   := local dev stg prod
+
+.PHONY: demo test unit e2e lint fmt tf-check clean plan apply check-env
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,27 @@ unit: $(VENV)/.installed
 
 e2e: $(VENV)/.installed
 	$(PY) -m pytest -q -m e2e
+
+check-env:
+	@[[ " $(ENVIRONMENTS) " == *" $(ENV) "* ]] || { echo "ENV must be one of: $(ENVIRONMENTS)" >&2; exit 2; }
+
+# Per environment: local = the embedded emulator; dev/stg/prod = AWS with the S3 backend.
+# `apply` applies exactly the plan file `plan` wrote (same packages in terraform/builds).
+plan: check-env $(VENV)/.installed ## terraform plan for ENV (default local)
+ifeq ($(ENV),local)
+	$(PY) -m tests.harness.local_env plan
+else
+	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend
+	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
+endif
+
+apply: check-env $(VENV)/.installed ## apply ENV's saved plan (local: apply to the emulator and serve it)
+ifeq ($(ENV),local)
+	$(PY) -m tests.harness.local_env apply
+else
+	@test -f terraform/$(ENV).tfplan || { echo "run 'make plan ENV=$(ENV)' first" >&2; exit 2; }
+	$(TF) apply -input=false $(ENV).tfplan
+endif
 
 fmt: $(VENV)/.installed
 	$(VENV)/bin/ruff format shared functions tests

@@ -103,8 +103,8 @@ def test_no_wildcard_actions_in_allow_statements():
                 continue
             statement = text[max(0, m.start() - 300) : m.start()]
             assert re.search(r'effect\s*=\s*"Deny"', statement), f"{path}: wildcard action {m.group(1)}"
-    for path in TF.rglob("*.tf"):
-        assert "FullAccess" not in path.read_text(), path
+    for path in TF.rglob("*.tf"):  # no AWS-managed *FullAccess / AdministratorAccess policy attached
+        assert not re.search(r"policy/\w*(FullAccess|AdministratorAccess)\b", path.read_text()), path
 
 
 def test_offline_copy_changes_only_the_module_source_and_provider_constraint():
@@ -125,3 +125,12 @@ def test_validate_and_terraform_test_with_mock_provider():
     assert "Success" in terraform.run(["validate", "-no-color"], root, env=env, capture=True)
     out = terraform.run(["test", "-no-color"], root, env=env, capture=True)
     assert re.search(r"Success! \d+ passed, 0 failed", out), out
+
+
+def test_bootstrap_root_validates():
+    root = terraform.generate() / "bootstrap"
+    env = {"TF_CLI_CONFIG_FILE": "/dev/null"}
+    terraform.run(
+        ["init", "-input=false", "-backend=false", f"-plugin-dir={terraform.plugin_dir()}"], root, env=env, capture=True
+    )
+    assert "Success" in terraform.run(["validate", "-no-color"], root, env=env, capture=True)

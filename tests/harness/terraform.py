@@ -112,3 +112,21 @@ def apply(
     )
     out = run(["output", "-json", f"-state={state_file}"], root, env=env, capture=True)
     return {k: v["value"] for k, v in json.loads(out).items()}
+
+
+def plan(env: dict[str, str], state_file: Path, var_file: str = "environments/local.tfvars") -> str:
+    """Generate, init and plan the root module against ``env``'s endpoint; return the plan text."""
+    root = generate()
+    init(root)
+    return run(
+        [
+            "plan",
+            "-input=false",
+            f"-state={state_file}",
+            f"-var-file={var_file}",
+            f"-var=artifacts_dir={root / 'builds'}",
+        ],
+        root,
+        env=env,
+        capture=True,
+    )
