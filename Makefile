@@ -22,10 +22,15 @@ $(VENV)/.installed: requirements.txt
 demo: $(VENV)/.installed ## emulator + terraform apply + sample traffic + summary
 	$(PY) -m tests.harness.demo
 
-test: $(VENV)/.installed ## every test: lint, terraform checks, unit, end-to-end
-	$(VENV)/bin/ruff check shared functions tests
-	terraform fmt -check -recursive terraform
+test: lint ## every test: lint, terraform checks, unit, end-to-end
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
+	$(VENV)/bin/ruff check shared functions tests
+	$(VENV)/bin/ruff format --check shared functions tests
+	$(VENV)/bin/mypy shared tests/harness
+	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
+	terraform fmt -check -recursive terraform
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not e2e"
@@ -38,7 +43,9 @@ check-env:
 
 # Per environment: local = the embedded emulator; dev/stg/prod = AWS with the S3 backend.
 # `apply` applies exactly the plan file `plan` wrote (same packages in terraform/builds).
-plan: check-env $(VENV)/.installed ## terraform plan for ENV (default local)
+LOCAL_DEPS     = $(if $(filter local,$(ENV)),$(VENV)/.installed)
+
+plan: check-env $(LOCAL_DEPS) ## terraform plan for ENV (default local)
 ifeq ($(ENV),local)
 	$(PY) -m tests.harness.local_env plan
 else
@@ -46,7 +53,7 @@ else
 	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
 endif
 
-apply: check-env $(VENV)/.installed ## apply ENV's saved plan (local: apply to the emulator and serve it)
+apply: check-env $(LOCAL_DEPS) ## apply ENV's saved plan (local: apply to the emulator and serve it)
 ifeq ($(ENV),local)
 	$(PY) -m tests.harness.local_env apply
 else

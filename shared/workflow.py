@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from shared import large_payload
 from shared.clients import client
@@ -111,7 +112,9 @@ def handle_connector_record(service: Service, record: ConnectorSqsRecord, remain
     return "applied" if applied else "duplicate"
 
 
-def process_connector_batch(event: dict, context: Any, service: Service, processor: BatchProcessor) -> dict:
+def process_connector_batch(
+    event: dict, context: Any, service: Service, processor: BatchProcessor
+) -> PartialItemFailureResponse:
     """A service handler's body: partial batch response over handle_connector_record."""
     return process_partial_response(
         event=event,

@@ -116,3 +116,25 @@ module "sns_workflow" {
   metrics_namespace      = local.metrics_namespace
   log_retention_days     = var.log_retention_days
 }
+
+# --- alarms: DLQs, queue age, function errors/throttles -> one topic per environment -------
+
+module "alarms" {
+  source = "./modules/alarms"
+
+  name_prefix = local.name_prefix
+  queues = merge(
+    module.sticky_queue.monitored.queues,
+    module.cron_fanout.monitored.queues,
+    module.relay_consumer.monitored.queues,
+    module.sns_workflow.monitored.queues,
+  )
+  functions = concat(
+    module.sticky_queue.monitored.functions,
+    module.cron_fanout.monitored.functions,
+    module.relay_consumer.monitored.functions,
+    module.sns_workflow.monitored.functions,
+  )
+  max_message_age_seconds = var.alarms.max_message_age_seconds
+  alarm_emails            = var.alarms.emails
+}

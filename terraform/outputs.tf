@@ -38,3 +38,8 @@ output "sns_workflow" {
   description = "SNS workflow pattern: documents bucket, connector/notifier topics, service queues."
   value       = module.sns_workflow
 }
+
+output "alarms" {
+  description = "Alarm topic and alarm names."
+  value       = module.alarms
+}

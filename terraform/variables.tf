@@ -95,3 +95,12 @@ variable "workflow" {
   })
   default = {}
 }
+
+variable "alarms" {
+  description = "Alarm settings: oldest-message age threshold and who is told."
+  type = object({
+    max_message_age_seconds = optional(number, 900)
+    emails                  = optional(list(string), [])
+  })
+  default = {}
+}

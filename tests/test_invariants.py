@@ -10,7 +10,9 @@ from tests.harness.invariants import Inventory, QueueInfo, violations
 Q, DLQ = "arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:sqs:us-east-1:123456789012:q-dlq"
 
 
-def inventory(visibility: int = 60, redrive: bool = True, encrypted: bool = True, partial: bool = True) -> Inventory:
+def inventory(
+    visibility: int = 60, redrive: bool = True, encrypted: bool = True, partial: bool = True, alarms: bool = True
+) -> Inventory:
     inv = Inventory()
     inv.queues[DLQ] = QueueInfo(DLQ, 30, None, True)
     inv.queues[Q] = QueueInfo(
@@ -18,6 +20,11 @@ def inventory(visibility: int = 60, redrive: bool = True, encrypted: bool = True
     )
     inv.timeouts = {"f": 10, "poller": 5}
     inv.consumers = {Q: {"f", "poller"}}
+    inv.alarms = {("ApproximateNumberOfMessagesVisible", "q-dlq")} | {
+        (m, f) for m in ("Errors", "Throttles") for f in ("f", "poller")
+    }
+    if not alarms:
+        inv.alarms = set()
     inv.mappings = [
         {
             "EventSourceArn": Q,
@@ -39,6 +46,8 @@ def test_a_compliant_inventory_has_no_violations():
         (inventory(redrive=False), "no dead-letter queue"),
         (inventory(encrypted=False), "not encrypted at rest"),
         (inventory(partial=False), "no partial batch responses"),
+        (inventory(alarms=False), "no alarm when it holds a message"),
+        (inventory(alarms=False), "f: no Throttles alarm"),
     ],
 )
 def test_each_broken_rule_is_reported(inv, expected):

@@ -1,7 +1,8 @@
 # Run once per environment (AWS account), before the first `make plan ENV=<env>`:
 # the state bucket of environments/<env>.s3.tfbackend, GitHub's OIDC provider, and the
-# two roles CI assumes (no static keys): plan (read-only, pull requests) and apply
-# (behind the GitHub environment's approval rules).
+# two roles CI assumes (no static keys): plan (read-only; GitHub environment <env>-plan,
+# used by pull requests and deploys) and apply (GitHub environment <env>, behind its
+# approval rules).
 provider "aws" {
   region = var.region
 }
@@ -30,7 +31,7 @@ locals {
 
 data "aws_iam_policy_document" "trust" {
   for_each = {
-    plan  = "repo:${var.github_repository}:pull_request"
+    plan  = "repo:${var.github_repository}:environment:${var.environment}-plan"
     apply = "repo:${var.github_repository}:environment:${var.environment}"
   }
 

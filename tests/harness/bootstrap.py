@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+from typing import Any
 
 
 class Context:
@@ -51,7 +52,9 @@ def main() -> None:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
         if handler is None:
-            result = {"error": {"errorType": "Runtime.ImportModuleError", "errorMessage": str(init_error)}}
+            result: dict[str, Any] = {
+                "error": {"errorType": "Runtime.ImportModuleError", "errorMessage": str(init_error)}
+            }
         else:
             try:
                 result = {"payload": handler(request["event"], Context(request))}

@@ -1,4 +1,6 @@
-"""Rules every deployed queue and consumer must follow, checked against the applied stack.
+"""Rules every deployed queue and consumer must follow, checked against the applied stack:
+a DLQ, encryption at rest, visibility >= 6x every consumer's timeout, partial batch
+responses, and alarms (DLQ not empty; function errors and throttles) with actions.
 
 The inventory is read from the emulator after ``terraform apply`` — the same deployed
 state the runner uses — so the rules hold for what Terraform builds, not for what a list says.
@@ -27,6 +29,7 @@ class Inventory:
     timeouts: dict[str, int] = field(default_factory=dict)  # function -> timeout
     consumers: dict[str, set[str]] = field(default_factory=dict)  # queue ARN -> functions receiving from it
     mappings: list[dict[str, Any]] = field(default_factory=list)  # SQS event source mappings
+    alarms: set[tuple[str, str]] = field(default_factory=set)  # (metric, queue or function) with actions
 
 
 def _statements(document: Any) -> list[dict]:
@@ -70,6 +73,11 @@ def read_inventory(client) -> Inventory:
                     if st.get("Effect") == "Allow" and "sqs:ReceiveMessage" in _as_list(st.get("Action", [])):
                         for resource in _as_list(st.get("Resource", [])):
                             inv.consumers.setdefault(resource, set()).add(name)
+    for page in client("cloudwatch").get_paginator("describe_alarms").paginate():
+        for alarm in page["MetricAlarms"]:
+            if alarm.get("AlarmActions"):
+                for d in alarm.get("Dimensions", []):
+                    inv.alarms.add((alarm["MetricName"], d["Value"]))
     for page in lam.get_paginator("list_event_source_mappings").paginate():
         for m in page["EventSourceMappings"]:
             if m["EventSourceArn"].startswith("arn:aws:sqs:"):
@@ -98,6 +106,13 @@ def violations(inv: Inventory) -> list[str]:
                 )
     for arn in sorted(set(inv.consumers) - set(inv.queues)):
         problems.append(f"{arn}: consumed by {sorted(inv.consumers[arn])} but no such queue")
+    for arn in sorted(dlqs):
+        if ("ApproximateNumberOfMessagesVisible", arn.rsplit(":", 1)[-1]) not in inv.alarms:
+            problems.append(f"{arn}: no alarm when it holds a message")
+    for function in sorted(inv.timeouts):
+        for metric in ("Errors", "Throttles"):
+            if (metric, function) not in inv.alarms:
+                problems.append(f"{function}: no {metric} alarm")
     for m in inv.mappings:
         if "ReportBatchItemFailures" not in (m.get("FunctionResponseTypes") or []):
             problems.append(f"{m['EventSourceArn']} -> {m['FunctionArn']}: no partial batch responses")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class Stack:
 
 def start(extra_vars: dict[str, str] | None = None) -> Stack:
     emulator = Emulator().start()
-    venv_bin = Path(os.sys.executable).parent
+    venv_bin = Path(sys.executable).parent
     env = {**emulator.env(), "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
     if not Path(os.environ.get("TF_CLI_CONFIG_FILE", "/nonexistent")).exists():
         env["TF_CLI_CONFIG_FILE"] = os.devnull

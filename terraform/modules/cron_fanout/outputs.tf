@@ -31,3 +31,11 @@ output "worker_function_name" {
   description = "Worker function."
   value       = module.worker.name
 }
+
+output "monitored" {
+  description = "Queues and functions to alarm on (see modules/alarms)."
+  value = {
+    queues    = { fanout-work = { name = module.work_queue.name, dlq_name = module.work_queue.dlq_name, age_alarm = true } }
+    functions = [module.counter.name, module.worker.name]
+  }
+}

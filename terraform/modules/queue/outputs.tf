@@ -32,3 +32,8 @@ output "max_receive_count" {
   description = "Receives before a message moves to the DLQ."
   value       = var.max_receive_count
 }
+
+output "dlq_name" {
+  description = "Dead-letter queue name."
+  value       = aws_sqs_queue.dlq.name
+}

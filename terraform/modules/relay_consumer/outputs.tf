@@ -31,3 +31,11 @@ output "function_name" {
   description = "Consumer function."
   value       = local.function_name
 }
+
+output "monitored" {
+  description = "Queues and functions to alarm on (see modules/alarms)."
+  value = {
+    queues    = { relay = { name = module.relay_queue.name, dlq_name = module.relay_queue.dlq_name, age_alarm = true } }
+    functions = [module.consumer.name]
+  }
+}

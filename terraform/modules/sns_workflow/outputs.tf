@@ -32,3 +32,14 @@ output "results_queue" {
   description = "Queue subscribed (raw) to the notifier, and its DLQ."
   value       = { url = module.results_queue.url, dlq_url = module.results_queue.dlq_url }
 }
+
+output "monitored" {
+  description = "Queues and functions to alarm on (see modules/alarms)."
+  value = {
+    queues = merge(
+      { for k, q in module.service_queue : "workflow-${k}" => { name = q.name, dlq_name = q.dlq_name, age_alarm = true } },
+      { workflow-results = { name = module.results_queue.name, dlq_name = module.results_queue.dlq_name, age_alarm = true } },
+    )
+    functions = concat([module.preprocessor.name], [for f in module.service : f.name])
+  }
+}

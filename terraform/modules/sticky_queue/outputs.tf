@@ -28,3 +28,15 @@ output "assignment_table_name" {
   description = "User -> queue assignments."
   value       = module.assignments.name
 }
+
+output "monitored" {
+  description = "Queues and functions to alarm on (see modules/alarms)."
+  value = {
+    queues = merge(
+      { for k, q in module.pool_queue : "sticky-pool-${k}" => { name = q.name, dlq_name = q.dlq_name, age_alarm = true } },
+      # URLs wait in the store by design: no age alarm.
+      { sticky-url-store = { name = module.url_store.name, dlq_name = module.url_store.dlq_name, age_alarm = false } },
+    )
+    functions = concat([module.ingester.name], [for f in module.dispatcher : f.name])
+  }
+}
