@@ -14,7 +14,7 @@ CHECKOV_VENV   := .venv-checkov
 CHECKOV        := checkov==3.3.30
 ENVIRONMENTS   := local dev stg prod
 
-.PHONY: demo test unit e2e lint security fmt clean plan apply check-env
+.PHONY: demo test unit e2e lint security fmt clean plan apply check-env redrive
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ else
 	@test -f terraform/$(ENV).tfplan || { echo "run 'make plan ENV=$(ENV)' first" >&2; exit 2; }
 	$(TF) apply -input=false $(ENV).tfplan
 endif
+
+redrive: $(VENV)/.installed ## move DLQ messages back to their source queue: make redrive DLQ=<dlq url> [MAX=n]
+	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n]" >&2; exit 2; }
+	$(PY) -m shared.redrive "$(DLQ)" $(if $(MAX),--max $(MAX))
 
 fmt: $(VENV)/.installed
 	$(VENV)/bin/ruff format shared functions tests

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
@@ -189,10 +189,20 @@ class S3TestEvent(BaseModel):
     Event: Literal["s3:TestEvent"]  # noqa: N815
 
 
-class ConnectorNotification(SnsNotificationModel):
-    """The SNS envelope SQS receives from the connector topic (raw delivery off)."""
+class ConnectorNotification(BaseModel):
+    """The SNS envelope SQS receives from the connector topic (raw delivery off).
 
-    Message: Json[ConnectorMessage]  # type: ignore[assignment]
+    Not Powertools' SnsNotificationModel: its before-validator raises TypeError (not a
+    validation error) on a non-object body such as ``0``, which fails the whole batch
+    instead of the one record (found by tests/test_reliability.py).
+    """
+
+    Type: Literal["Notification"]
+    MessageId: str
+    TopicArn: str
+    Message: Json[ConnectorMessage]
+    MessageAttributes: dict[str, dict[str, str]] | None = None
+    Timestamp: datetime | None = None
 
 
 class ConnectorSqsRecord(SqsRecordModel):

@@ -38,7 +38,11 @@ FIFO = os.environ.get("QUEUE_TYPE", "standard") == "fifo"
 WRITE_ATTEMPTS = 8
 
 processor = GroupedBatchProcessor(
-    event_type=EventType.SQS, model=StickySqsRecord, group_key=lambda r: r.body.user_id, fifo=FIFO
+    event_type=EventType.SQS,
+    model=StickySqsRecord,
+    group_key=lambda r: r.body.user_id,
+    fifo=FIFO,
+    logger=logger,  # each failed record is logged with its reason
 )
 
 

@@ -22,7 +22,8 @@ from shared.messages import ConnectorSqsRecord
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS, model=ConnectorSqsRecord)
+# logger: each failed record is logged with its reason (Powertools' Logger has logging.Logger's methods)
+processor = BatchProcessor(event_type=EventType.SQS, model=ConnectorSqsRecord, logger=logger)  # type: ignore[arg-type]
 
 
 def summarize(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""The redrive command: DLQ messages go back to their source queue, once."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from shared import redrive
+from shared.clients import client
+from tests.helpers import create_queue_with_dlq
+
+
+def dead_letter(url: str, bodies: list[str]) -> None:
+    """Receive each message past maxReceiveCount (1) so SQS moves it to the DLQ."""
+    sqs = boto3.client("sqs")
+    for body in bodies:
+        sqs.send_message(
+            QueueUrl=url, MessageBody=body, MessageAttributes={"kind": {"DataType": "String", "StringValue": "x"}}
+        )
+    for _ in range(3):
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+
+
+def test_falls_back_to_moving_messages_itself_and_keeps_attributes(aws):
+    url, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    dead_letter(url, ["a", "b", "c"])
+    result = redrive.redrive(dlq)
+    assert (result.source_url, result.moved) == (url, 3)
+    back = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    assert sorted(m["Body"] for m in back["Messages"]) == ["a", "b", "c"]
+    assert all(m["MessageAttributes"]["kind"]["StringValue"] == "x" for m in back["Messages"])
+    assert redrive.redrive(dlq).moved == 0  # nothing left: a second run moves nothing
+
+
+def test_limit_moves_at_most_that_many(aws):
+    url, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    dead_letter(url, [str(n) for n in range(5)])
+    assert redrive.redrive(dlq, limit=2).moved == 2
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3"
+
+
+def test_uses_sqs_message_move_task_where_available(aws, monkeypatch):
+    url, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    calls = []
+    monkeypatch.setattr(
+        client("sqs"), "start_message_move_task", lambda **kw: calls.append(kw) or {"TaskHandle": "task-1"}
+    )
+    result = redrive.redrive(dlq)
+    assert result.task == "task-1" and result.moved is None
+    assert calls == [{"SourceArn": redrive._arn(dlq), "DestinationArn": redrive._arn(url)}]
+
+
+def test_refuses_a_queue_that_is_nobodys_dlq(aws):
+    url, _ = create_queue_with_dlq("work")
+    with pytest.raises(ValueError, match="DLQ of 0 queues"):
+        redrive.redrive(url)
+
+
+def test_command_line_prints_the_result(aws, capsys):
+    url, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    dead_letter(url, ["a"])
+    assert redrive.main([dlq]) == 0
+    assert json.loads(capsys.readouterr().out)["moved"] == 1
