@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import workflow
 from shared import sqs as shared_sqs
+from shared import workflow
 from shared.messages import FanoutTick, RelayBaton, StickyMessage, UserDocument
 from tests.conftest import load_function
 from tests.harness.runner import InvocationResult, sqs_event_record, successful_receipts
