@@ -14,7 +14,7 @@ CHECKOV_VENV   := .venv-checkov
 CHECKOV        := checkov==3.3.30
 ENVIRONMENTS   := local dev stg prod
 
-.PHONY: demo test unit e2e lint security fmt clean plan apply check-env redrive
+.PHONY: demo test unit e2e lint security fmt clean plan apply check-env redrive bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ else
 	@test -f terraform/$(ENV).tfplan || { echo "run 'make plan ENV=$(ENV)' first" >&2; exit 2; }
 	$(TF) apply -input=false $(ENV).tfplan
 endif
+
+bench: $(VENV)/.installed ## AWS requests per message, ours vs the seeds; zip sizes, import times (not a test)
+	$(PY) -m tests.bench.run
 
 redrive: $(VENV)/.installed ## move DLQ messages back to their source queue: make redrive DLQ=<dlq url> [MAX=n]
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n]" >&2; exit 2; }

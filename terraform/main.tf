@@ -1,8 +1,16 @@
 # Architecture (one box per pattern; see README for the diagrams).
 locals {
-  name_prefix       = "${var.project}-${var.environment}"
-  code_root         = "${path.root}/.."
-  metrics_namespace = "QueuePatterns"
+  name_prefix = "${var.project}-${var.environment}"
+  code_root   = "${path.root}/.."
+  # What every pattern module and function shares.
+  context = {
+    name_prefix        = local.name_prefix
+    code_root          = local.code_root
+    artifacts_dir      = var.artifacts_dir
+    metrics_namespace  = "QueuePatterns"
+    log_retention_days = var.log_retention_days
+    tags               = {} # the provider's default_tags tag every resource
+  }
   tags = {
     Project     = var.project
     Environment = var.environment
@@ -32,11 +40,8 @@ module "idempotency" {
 # --- pattern 1: sticky-queue ingester + dispatchers ---------------------------------------
 
 module "sticky_queue" {
-  source = "./modules/sticky_queue"
-
-  name_prefix            = local.name_prefix
-  code_root              = local.code_root
-  artifacts_dir          = var.artifacts_dir
+  source                 = "./modules/sticky_queue"
+  context                = local.context
   pool_size              = var.sticky.pool_size
   queue_type             = var.sticky.queue_type
   assignment_ttl_seconds = var.sticky.assignment_ttl_seconds
@@ -48,18 +53,13 @@ module "sticky_queue" {
   document_bucket_arn    = module.documents.arn
   idempotency_table_name = module.idempotency.name
   idempotency_table_arn  = module.idempotency.arn
-  metrics_namespace      = local.metrics_namespace
-  log_retention_days     = var.log_retention_days
 }
 
 # --- pattern 2: cron fan-out ---------------------------------------------------------------
 
 module "cron_fanout" {
-  source = "./modules/cron_fanout"
-
-  name_prefix          = local.name_prefix
-  code_root            = local.code_root
-  artifacts_dir        = var.artifacts_dir
+  source               = "./modules/cron_fanout"
+  context              = local.context
   schedule_expression  = var.cron_fanout.schedule_expression
   max_workers          = var.cron_fanout.max_workers
   counter_timeout      = var.cron_fanout.counter_timeout
@@ -67,18 +67,13 @@ module "cron_fanout" {
   worker_concurrency   = var.cron_fanout.worker_concurrency
   receive_wait_seconds = var.cron_fanout.receive_wait_seconds
   max_receive_count    = var.max_receive_count
-  metrics_namespace    = local.metrics_namespace
-  log_retention_days   = var.log_retention_days
 }
 
 # --- pattern 3: relay consumer -------------------------------------------------------------
 
 module "relay_consumer" {
-  source = "./modules/relay_consumer"
-
-  name_prefix            = local.name_prefix
-  code_root              = local.code_root
-  artifacts_dir          = var.artifacts_dir
+  source                 = "./modules/relay_consumer"
+  context                = local.context
   schedule_expression    = var.relay.schedule_expression
   timeout                = var.relay.timeout
   max_hops               = var.relay.max_hops
@@ -88,18 +83,13 @@ module "relay_consumer" {
   idempotency_table_name = module.idempotency.name
   idempotency_table_arn  = module.idempotency.arn
   force_destroy          = var.environment == "local"
-  metrics_namespace      = local.metrics_namespace
-  log_retention_days     = var.log_retention_days
 }
 
 # --- pattern 4: SNS preprocessor / services ------------------------------------------------
 
 module "sns_workflow" {
-  source = "./modules/sns_workflow"
-
-  name_prefix   = local.name_prefix
-  code_root     = local.code_root
-  artifacts_dir = var.artifacts_dir
+  source  = "./modules/sns_workflow"
+  context = local.context
   services = {
     enrich    = { source = "workflow_enrich", input_stage = "preprocessor", next = "summarize" }
     summarize = { source = "workflow_summarize", input_stage = "enrich" }
@@ -113,8 +103,6 @@ module "sns_workflow" {
   idempotency_table_name = module.idempotency.name
   idempotency_table_arn  = module.idempotency.arn
   force_destroy          = var.environment == "local"
-  metrics_namespace      = local.metrics_namespace
-  log_retention_days     = var.log_retention_days
 }
 
 # --- alarms: DLQs, queue age, function errors/throttles -> one topic per environment -------

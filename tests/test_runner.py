@@ -137,3 +137,25 @@ def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_p
             runner.fire("no-such-rule")
     finally:
         runner.stop()
+
+
+def test_each_invocation_reports_the_aws_calls_it_made(tmp_path):
+    pool = make_function(
+        tmp_path,
+        "import boto3\n"
+        "def handler(event, context):\n"
+        "    s3 = boto3.client('s3', region_name='us-east-1', endpoint_url='http://127.0.0.1:9')\n"
+        "    try:\n"
+        "        s3.put_object(Bucket='b', Key='k', Body=b'12345')\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "    return 'ok'\n",
+        timeout=30,
+        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_MAX_ATTEMPTS": "1"},
+    )
+    try:
+        result = pool.invoke({})
+        assert result.usage == {"calls": {"s3:PutObject": 1}, "s3_put_bytes": 5}
+        assert pool.calls == {"s3:PutObject": 1} and pool.s3_put_bytes == 5
+    finally:
+        pool.close()

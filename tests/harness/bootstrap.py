@@ -41,6 +41,9 @@ def main() -> None:
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
     module_name, func_name = handler_spec.rsplit(".", 1)
+    from calls import CallCounter  # tests/harness/calls.py, next to this script
+
+    counter = CallCounter().install()  # the function's own botocore (from its zip)
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         init_error = None
@@ -67,6 +70,7 @@ def main() -> None:
                         "stackTrace": traceback.format_exc().splitlines(),
                     }
                 }
+        result["usage"] = counter.take()  # AWS calls of this invocation (for make bench)
         sys.stderr.flush()
         proto.write(json.dumps(result, default=str) + "\n")
 

@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,7 @@ class InvocationResult:
     ok: bool
     payload: Any = None
     error: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None  # AWS calls the invocation made (bootstrap counts them)
 
 
 def trace_header() -> str:
@@ -176,8 +178,8 @@ class Worker:
             message = f"Task timed out after {self.spec.timeout:.2f} seconds"
             return InvocationResult(False, error={"errorType": "Sandbox.Timedout", "errorMessage": message})
         if "error" in answer:
-            return InvocationResult(False, error=answer["error"])
-        return InvocationResult(True, payload=answer["payload"])
+            return InvocationResult(False, error=answer["error"], usage=answer.get("usage"))
+        return InvocationResult(True, payload=answer["payload"], usage=answer.get("usage"))
 
     def _report(self, request_id: str, started: float, timed_out: bool) -> None:
         """The REPORT line Lambda writes after each invocation (durations for tuning timeouts)."""
@@ -207,6 +209,8 @@ class FunctionPool:
         self._lock = threading.Lock()
         self.invocations = 0
         self.errors = 0
+        self.calls: Counter[str] = Counter()  # AWS API calls made by this function's invocations
+        self.s3_put_bytes = 0
 
     def invoke(self, event: Any) -> InvocationResult:
         with self._slots:
@@ -218,6 +222,9 @@ class FunctionPool:
             with self._lock:
                 self.invocations += 1
                 self.errors += 0 if result.ok else 1
+                if result.usage:
+                    self.calls.update(result.usage["calls"])
+                    self.s3_put_bytes += result.usage["s3_put_bytes"]
                 if worker.alive:
                     self._idle.append(worker)
             return result

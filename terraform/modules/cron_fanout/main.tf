@@ -6,58 +6,50 @@
 #                     │ invalid after maxReceiveCount            │ BatchWriteItem, key = message id
 #                     ▼                                          ▼
 #                    DLQ                                      items table
-locals {
-  functions = "${var.code_root}/functions"
-  shared    = "${var.code_root}/shared"
-}
-
 module "work_queue" {
   source = "../queue"
 
-  name                       = "${var.name_prefix}-fanout-work"
+  name                       = "${var.context.name_prefix}-fanout-work"
   visibility_timeout_seconds = 6 * var.worker_timeout
   max_receive_count          = var.max_receive_count
   receive_wait_time_seconds  = var.receive_wait_seconds
-  tags                       = var.tags
+  tags                       = var.context.tags
 }
 
 module "items" {
   source = "../table"
 
-  name          = "${var.name_prefix}-fanout-items"
+  name          = "${var.context.name_prefix}-fanout-items"
   hash_key      = "message_id"
   ttl_attribute = "expires_at"
-  tags          = var.tags
+  tags          = var.context.tags
 }
 
 module "fanout_topic" {
   source = "../topic"
 
-  name = "${var.name_prefix}-fanout"
-  tags = var.tags
+  name = "${var.context.name_prefix}-fanout"
+  tags = var.context.tags
 }
 
 module "tick" {
   source = "../schedule"
 
-  name                = "${var.name_prefix}-fanout-tick"
+  name                = "${var.context.name_prefix}-fanout-tick"
   description         = "Starts the fan-out counter"
   schedule_expression = var.schedule_expression
   function_arn        = module.counter.arn
-  tags                = var.tags
+  tags                = var.context.tags
 }
 
 module "counter" {
-  source = "../function"
+  source  = "../function"
+  context = var.context
 
-  name              = "${var.name_prefix}-fanout-counter"
-  description       = "Publishes one fan-out message per 10 queued work items"
-  service           = "fanout-counter"
-  metrics_namespace = var.metrics_namespace
-  source_dir        = "${local.functions}/fanout_counter"
-  shared_dir        = local.shared
-  artifacts_dir     = var.artifacts_dir
-  timeout           = var.counter_timeout
+  name        = "fanout-counter"
+  description = "Publishes one fan-out message per 10 queued work items"
+  folder      = "fanout_counter"
+  timeout     = var.counter_timeout
   environment = {
     WORK_QUEUE_URL   = module.work_queue.url
     FANOUT_TOPIC_ARN = module.fanout_topic.arn
@@ -81,20 +73,15 @@ module "counter" {
       source_arn = module.tick.rule_arn
     }
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }
 
 module "worker" {
-  source = "../function"
+  source  = "../function"
+  context = var.context
 
-  name                 = "${var.name_prefix}-fanout-worker"
+  name                 = "fanout-worker"
   description          = "Drains up to 10 work items into DynamoDB per fan-out message"
-  service              = "fanout-worker"
-  metrics_namespace    = var.metrics_namespace
-  source_dir           = "${local.functions}/fanout_worker"
-  shared_dir           = local.shared
-  artifacts_dir        = var.artifacts_dir
+  folder               = "fanout_worker"
   timeout              = var.worker_timeout
   reserved_concurrency = var.worker_concurrency
   environment = {
@@ -120,8 +107,6 @@ module "worker" {
       source_arn = module.fanout_topic.arn
     }
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }
 
 resource "aws_sns_topic_subscription" "worker" {

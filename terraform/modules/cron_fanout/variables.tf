@@ -1,16 +1,13 @@
-variable "name_prefix" {
-  description = "Prefix of every resource name (project-environment)."
-  type        = string
-}
-
-variable "code_root" {
-  description = "Folder holding functions/ and shared/."
-  type        = string
-}
-
-variable "artifacts_dir" {
-  description = "Where function zips are built."
-  type        = string
+variable "context" {
+  description = "Settings every resource of the environment shares (see the root's local.context)."
+  type = object({
+    name_prefix        = string
+    code_root          = string
+    artifacts_dir      = string
+    metrics_namespace  = string
+    log_retention_days = number
+    tags               = map(string)
+  })
 }
 
 variable "schedule_expression" {
@@ -56,18 +53,3 @@ variable "max_receive_count" {
   type        = number
 }
 
-variable "metrics_namespace" {
-  description = "CloudWatch metrics namespace."
-  type        = string
-}
-
-variable "log_retention_days" {
-  description = "CloudWatch Logs retention."
-  type        = number
-}
-
-variable "tags" {
-  description = "Tags for every resource."
-  type        = map(string)
-  default     = {}
-}

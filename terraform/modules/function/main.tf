@@ -9,7 +9,7 @@ module "lambda" {
   source  = "terraform-aws-modules/lambda/aws"
   version = "~> 8.8"
 
-  function_name = var.name
+  function_name = "${var.context.name_prefix}-${var.name}"
   description   = var.description
   handler       = var.handler
   runtime       = var.runtime
@@ -19,24 +19,24 @@ module "lambda" {
 
   source_path = [
     {
-      path             = var.source_dir
+      path             = "${var.context.code_root}/functions/${var.folder}"
       pip_requirements = true
       patterns         = ["!__pycache__/.*", "!.*\\.pyc"]
     },
     {
-      path          = var.shared_dir
+      path          = "${var.context.code_root}/shared"
       prefix_in_zip = "shared"
       patterns      = ["!__pycache__/.*", "!.*\\.pyc"]
     },
   ]
-  artifacts_dir                = var.artifacts_dir
+  artifacts_dir                = var.context.artifacts_dir
   trigger_on_package_timestamp = false
 
   environment_variables = merge(
     {
-      POWERTOOLS_SERVICE_NAME      = var.service
+      POWERTOOLS_SERVICE_NAME      = coalesce(var.service, var.name)
       POWERTOOLS_LOG_LEVEL         = var.log_level
-      POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+      POWERTOOLS_METRICS_NAMESPACE = var.context.metrics_namespace
     },
     var.environment,
   )
@@ -46,7 +46,7 @@ module "lambda" {
   attach_tracing_policy = true
 
   logging_log_format                = "JSON"
-  cloudwatch_logs_retention_in_days = var.log_retention_days
+  cloudwatch_logs_retention_in_days = var.context.log_retention_days
 
   attach_policy_statements = true
   policy_statements        = merge(var.policy_statements, local.trigger_statements)
@@ -57,7 +57,7 @@ module "lambda" {
 
   event_source_mapping = local.event_source_mapping
 
-  tags = var.tags
+  tags = var.context.tags
 }
 
 locals {

@@ -1,6 +1,23 @@
 variable "name" {
-  description = "Function name."
+  description = "Function name without the <project>-<environment>- prefix."
   type        = string
+}
+
+variable "folder" {
+  description = "Folder under functions/ holding the handler module and its requirements.txt."
+  type        = string
+}
+
+variable "context" {
+  description = "Settings every function of the environment shares (see the root's local.context)."
+  type = object({
+    name_prefix        = string
+    code_root          = string
+    artifacts_dir      = string
+    metrics_namespace  = string
+    log_retention_days = number
+    tags               = map(string)
+  })
 }
 
 variable "description" {
@@ -10,24 +27,9 @@ variable "description" {
 }
 
 variable "service" {
-  description = "Powertools service name (logs, metrics, traces)."
+  description = "Powertools service name (logs, metrics, traces); defaults to the name."
   type        = string
-}
-
-variable "source_dir" {
-  description = "Folder of the function: handler module and its requirements.txt."
-  type        = string
-}
-
-variable "shared_dir" {
-  description = "Folder of the project's shared package, added to the zip as shared/."
-  type        = string
-}
-
-variable "artifacts_dir" {
-  description = "Where built zips are written."
-  type        = string
-  default     = "builds"
+  default     = null
 }
 
 variable "handler" {
@@ -71,17 +73,6 @@ variable "log_level" {
   default     = "INFO"
 }
 
-variable "metrics_namespace" {
-  description = "CloudWatch metrics namespace."
-  type        = string
-}
-
-variable "log_retention_days" {
-  description = "CloudWatch Logs retention."
-  type        = number
-  default     = 30
-}
-
 variable "policy_statements" {
   description = "Least-privilege IAM statements (map of {effect, actions, resources}); no wildcard actions."
   type        = any
@@ -105,8 +96,3 @@ variable "sqs_trigger" {
   default = null
 }
 
-variable "tags" {
-  description = "Tags for the function and its role."
-  type        = map(string)
-  default     = {}
-}

@@ -6,11 +6,8 @@
 #                                DLQ                    consumer hop 2 … (while messages remain)
 #   lease table: one chain at a time · results table: one item per processed object
 locals {
-  functions     = "${var.code_root}/functions"
-  shared        = "${var.code_root}/shared"
-  function_name = "${var.name_prefix}-relay-consumer"
   # Built from parts: the function may invoke itself without a cycle in the graph.
-  function_arn = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.function_name}"
+  function_arn = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${var.context.name_prefix}-relay-consumer"
 }
 
 data "aws_partition" "current" {}
@@ -20,19 +17,19 @@ data "aws_caller_identity" "current" {}
 module "inbox" {
   source = "../bucket"
 
-  name          = "${var.name_prefix}-relay-inbox-${data.aws_caller_identity.current.account_id}"
+  name          = "${var.context.name_prefix}-relay-inbox-${data.aws_caller_identity.current.account_id}"
   force_destroy = var.force_destroy
-  tags          = var.tags
+  tags          = var.context.tags
 }
 
 module "relay_queue" {
   source = "../queue"
 
-  name                       = "${var.name_prefix}-relay"
+  name                       = "${var.context.name_prefix}-relay"
   visibility_timeout_seconds = 6 * var.timeout
   max_receive_count          = var.max_receive_count
   allow_send_from            = [{ service = "s3.amazonaws.com", source_arn = module.inbox.arn }]
-  tags                       = var.tags
+  tags                       = var.context.tags
 }
 
 resource "aws_s3_bucket_notification" "inbox" {
@@ -49,41 +46,39 @@ resource "aws_s3_bucket_notification" "inbox" {
 module "leases" {
   source = "../table"
 
-  name          = "${var.name_prefix}-relay-leases"
+  name          = "${var.context.name_prefix}-relay-leases"
   hash_key      = "lease_id"
   ttl_attribute = "expires_at"
-  tags          = var.tags
+  tags          = var.context.tags
 }
 
 module "results" {
   source = "../table"
 
-  name          = "${var.name_prefix}-relay-results"
+  name          = "${var.context.name_prefix}-relay-results"
   hash_key      = "object_id"
   ttl_attribute = "expires_at"
-  tags          = var.tags
+  tags          = var.context.tags
 }
 
 module "tick" {
   source = "../schedule"
 
-  name                = "${var.name_prefix}-relay-tick"
+  name                = "${var.context.name_prefix}-relay-tick"
   description         = "Starts a relay chain unless one is running"
   schedule_expression = var.schedule_expression
   function_arn        = module.consumer.arn
-  tags                = var.tags
+  tags                = var.context.tags
 }
 
 module "consumer" {
-  source = "../function"
+  source  = "../function"
+  context = var.context
 
-  name                 = local.function_name
+  name                 = "relay-consumer"
   description          = "Drains the relay queue in a chain of self-invocations"
   service              = "relay-consumer"
-  metrics_namespace    = var.metrics_namespace
-  source_dir           = "${local.functions}/relay_consumer"
-  shared_dir           = local.shared
-  artifacts_dir        = var.artifacts_dir
+  folder               = "relay_consumer"
   timeout              = var.timeout
   reserved_concurrency = 2 # the running hop, plus a schedule that finds the lease held
   environment = {
@@ -133,6 +128,4 @@ module "consumer" {
       source_arn = module.tick.rule_arn
     }
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }

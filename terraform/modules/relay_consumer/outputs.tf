@@ -29,7 +29,7 @@ output "schedule_rule_name" {
 
 output "function_name" {
   description = "Consumer function."
-  value       = local.function_name
+  value       = module.consumer.name
 }
 
 output "monitored" {

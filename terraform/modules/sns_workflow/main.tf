@@ -9,47 +9,39 @@
 #                                                                                         ▼
 #                  notifier topic ◀── ServiceResult (S3 pointer when > 256 KiB) ──────────┘
 #                        └──▶ results queue (raw delivery) for downstream consumers
-locals {
-  functions = "${var.code_root}/functions"
-  shared    = "${var.code_root}/shared"
-}
-
 data "aws_caller_identity" "current" {}
 
 module "documents" {
   source = "../bucket"
 
-  name            = "${var.name_prefix}-workflow-${data.aws_caller_identity.current.account_id}"
+  name            = "${var.context.name_prefix}-workflow-${data.aws_caller_identity.current.account_id}"
   force_destroy   = var.force_destroy
   expire_prefixes = { "payloads/" = var.payload_retention_days }
-  tags            = var.tags
+  tags            = var.context.tags
 }
 
 module "connector" {
   source = "../topic"
 
-  name = "${var.name_prefix}-workflow-connector"
-  tags = var.tags
+  name = "${var.context.name_prefix}-workflow-connector"
+  tags = var.context.tags
 }
 
 module "notifier" {
   source = "../topic"
 
-  name = "${var.name_prefix}-workflow-notifier"
-  tags = var.tags
+  name = "${var.context.name_prefix}-workflow-notifier"
+  tags = var.context.tags
 }
 
 module "preprocessor" {
-  source = "../function"
+  source  = "../function"
+  context = var.context
 
-  name              = "${var.name_prefix}-workflow-preprocessor"
-  description       = "Stores a request's input document and starts the workflow"
-  service           = "workflow-preprocessor"
-  metrics_namespace = var.metrics_namespace
-  source_dir        = "${local.functions}/workflow_preprocessor"
-  shared_dir        = local.shared
-  artifacts_dir     = var.artifacts_dir
-  timeout           = var.preprocessor_timeout
+  name        = "workflow-preprocessor"
+  description = "Stores a request's input document and starts the workflow"
+  folder      = "workflow_preprocessor"
+  timeout     = var.preprocessor_timeout
   environment = {
     DOCUMENT_BUCKET     = module.documents.name
     CONNECTOR_TOPIC_ARN = module.connector.arn
@@ -67,19 +59,17 @@ module "preprocessor" {
       resources = [module.connector.arn]
     }
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }
 
 module "service_queue" {
   source   = "../queue"
   for_each = var.services
 
-  name                       = "${var.name_prefix}-workflow-${each.key}"
+  name                       = "${var.context.name_prefix}-workflow-${each.key}"
   visibility_timeout_seconds = 6 * var.service_timeout
   max_receive_count          = var.max_receive_count
   allow_send_from            = [{ service = "sns.amazonaws.com", source_arn = module.connector.arn }]
-  tags                       = var.tags
+  tags                       = var.context.tags
 }
 
 resource "aws_sns_topic_subscription" "service" {
@@ -93,16 +83,13 @@ resource "aws_sns_topic_subscription" "service" {
 
 module "service" {
   source   = "../function"
+  context  = var.context
   for_each = var.services
 
-  name              = "${var.name_prefix}-workflow-${each.key}"
-  description       = "Workflow service ${each.key}: ${each.value.input_stage} -> ${each.key}"
-  service           = "workflow-${each.key}"
-  metrics_namespace = var.metrics_namespace
-  source_dir        = "${local.functions}/${each.value.source}"
-  shared_dir        = local.shared
-  artifacts_dir     = var.artifacts_dir
-  timeout           = var.service_timeout
+  name        = "workflow-${each.key}"
+  description = "Workflow service ${each.key}: ${each.value.input_stage} -> ${each.key}"
+  folder      = each.value.source
+  timeout     = var.service_timeout
   environment = {
     SERVICE_NAME        = each.key
     INPUT_STAGE         = each.value.input_stage
@@ -152,18 +139,16 @@ module "service" {
     queue_arn  = module.service_queue[each.key].arn
     batch_size = var.service_batch_size
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }
 
 module "results_queue" {
   source = "../queue"
 
-  name                       = "${var.name_prefix}-workflow-results"
+  name                       = "${var.context.name_prefix}-workflow-results"
   visibility_timeout_seconds = 60
   max_receive_count          = var.max_receive_count
   allow_send_from            = [{ service = "sns.amazonaws.com", source_arn = module.notifier.arn }]
-  tags                       = var.tags
+  tags                       = var.context.tags
 }
 
 resource "aws_sns_topic_subscription" "results" {

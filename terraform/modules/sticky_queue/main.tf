@@ -4,55 +4,50 @@
 #                       │  ▲
 #          assignments ◀┘  └── URL store queue (untriggered; hands out pool queue URLs)
 locals {
-  pool      = toset([for i in range(var.pool_size) : format("%02d", i)])
-  fifo      = var.queue_type == "fifo"
-  functions = "${var.code_root}/functions"
-  shared    = "${var.code_root}/shared"
+  pool = toset([for i in range(var.pool_size) : format("%02d", i)])
+  fifo = var.queue_type == "fifo"
 }
 
 module "url_store" {
   source = "../queue"
 
   # The pool size is in the name: resizing the pool starts a fresh store, seeded lazily.
-  name                       = "${var.name_prefix}-sticky-url-store-${var.pool_size}"
+  name                       = "${var.context.name_prefix}-sticky-url-store-${var.pool_size}"
   visibility_timeout_seconds = 6 * var.ingester_timeout
   receive_wait_time_seconds  = 0
   message_retention_seconds  = 1209600
   max_receive_count          = 1000000
-  tags                       = var.tags
+  tags                       = var.context.tags
 }
 
 module "pool_queue" {
   source   = "../queue"
   for_each = local.pool
 
-  name                       = "${var.name_prefix}-sticky-pool-${each.key}"
+  name                       = "${var.context.name_prefix}-sticky-pool-${each.key}"
   fifo                       = local.fifo
   visibility_timeout_seconds = 6 * var.dispatcher_timeout
   max_receive_count          = var.max_receive_count
-  tags                       = var.tags
+  tags                       = var.context.tags
 }
 
 module "assignments" {
   source = "../table"
 
-  name          = "${var.name_prefix}-sticky-assignments"
+  name          = "${var.context.name_prefix}-sticky-assignments"
   hash_key      = "user_id"
   ttl_attribute = "expires_at"
-  tags          = var.tags
+  tags          = var.context.tags
 }
 
 module "ingester" {
-  source = "../function"
+  source  = "../function"
+  context = var.context
 
-  name              = "${var.name_prefix}-sticky-ingester"
-  description       = "Routes each user's messages to its sticky pool queue"
-  service           = "sticky-ingester"
-  metrics_namespace = var.metrics_namespace
-  source_dir        = "${local.functions}/sticky_ingester"
-  shared_dir        = local.shared
-  artifacts_dir     = var.artifacts_dir
-  timeout           = var.ingester_timeout
+  name        = "sticky-ingester"
+  description = "Routes each user's messages to its sticky pool queue"
+  folder      = "sticky_ingester"
+  timeout     = var.ingester_timeout
   environment = {
     ASSIGNMENT_TABLE    = module.assignments.name
     URL_STORE_QUEUE_URL = module.url_store.url
@@ -75,21 +70,17 @@ module "ingester" {
       resources = [for q in module.pool_queue : q.arn]
     }
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }
 
 module "dispatcher" {
   source   = "../function"
+  context  = var.context
   for_each = local.pool
 
-  name                 = "${var.name_prefix}-sticky-dispatcher-${each.key}"
+  name                 = "sticky-dispatcher-${each.key}"
   description          = "Appends messages of pool queue ${each.key} to users' documents"
   service              = "sticky-dispatcher"
-  metrics_namespace    = var.metrics_namespace
-  source_dir           = "${local.functions}/sticky_dispatcher"
-  shared_dir           = local.shared
-  artifacts_dir        = var.artifacts_dir
+  folder               = "sticky_dispatcher"
   timeout              = var.dispatcher_timeout
   reserved_concurrency = 1 # the pattern: one writer per queue, so never two writers per document
   environment = {
@@ -125,6 +116,4 @@ module "dispatcher" {
     queue_arn  = module.pool_queue[each.key].arn
     batch_size = var.dispatcher_batch_size
   }
-  log_retention_days = var.log_retention_days
-  tags               = var.tags
 }

@@ -1,0 +1,43 @@
+"""Counting AWS API calls (and bytes written to S3) made through botocore in this process."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+
+class CallCounter:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.s3_put_bytes = 0
+        self.paused = False  # e.g. while a harness polls on a function's behalf
+        self._installed = False
+
+    def install(self) -> CallCounter:
+        """Wrap botocore's BaseClient._make_api_call (the botocore on sys.path now)."""
+        if self._installed:
+            return self
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        counter = self
+
+        def counted(client: Any, operation: str, params: dict) -> Any:
+            if counter.paused:
+                return original(client, operation, params)
+            counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            if operation == "PutObject":
+                body = params.get("Body", b"")
+                counter.s3_put_bytes += len(body) if isinstance(body, bytes | str) else 0
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        self._installed = True
+        return self
+
+    def take(self) -> dict[str, Any]:
+        """The counts since the last take(), then reset."""
+        out = {"calls": dict(self.calls), "s3_put_bytes": self.s3_put_bytes}
+        self.calls.clear()
+        self.s3_put_bytes = 0
+        return out
