@@ -159,3 +159,24 @@ def test_each_invocation_reports_the_aws_calls_it_made(tmp_path):
         assert pool.calls == {"s3:PutObject": 1} and pool.s3_put_bytes == 5
     finally:
         pool.close()
+
+
+def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
+    import threading
+
+    import boto3
+
+    from tests.harness.calls import CallCounter
+
+    counter = CallCounter().install()
+    counter.only_thread = threading.get_ident()
+    sqs = boto3.client("sqs")
+    sqs.list_queues()
+    other = threading.Thread(target=lambda: boto3.client("sqs").list_queues())
+    other.start()
+    other.join()
+    counter.paused = True
+    sqs.list_queues()
+    counter.paused = False
+    assert counter.take() == {"calls": {"sqs:ListQueues": 1}, "s3_put_bytes": 0}
+    assert counter.take()["calls"] == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -11,6 +12,7 @@ class CallCounter:
         self.calls: Counter[str] = Counter()
         self.s3_put_bytes = 0
         self.paused = False  # e.g. while a harness polls on a function's behalf
+        self.only_thread: int | None = None  # count only this thread's calls (other threads: runner pollers)
         self._installed = False
 
     def install(self) -> CallCounter:
@@ -23,7 +25,7 @@ class CallCounter:
         counter = self
 
         def counted(client: Any, operation: str, params: dict) -> Any:
-            if counter.paused:
+            if counter.paused or counter.only_thread not in (None, threading.get_ident()):
                 return original(client, operation, params)
             counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
             if operation == "PutObject":
