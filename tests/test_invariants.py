@@ -11,12 +11,17 @@ Q, DLQ = "arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:sqs:us-east-1:12345678
 
 
 def inventory(
-    visibility: int = 60, redrive: bool = True, encrypted: bool = True, partial: bool = True, alarms: bool = True
+    visibility: int = 60,
+    redrive: bool = True,
+    encrypted: bool = True,
+    partial: bool = True,
+    alarms: bool = True,
+    tls_only: bool = True,
 ) -> Inventory:
     inv = Inventory()
     inv.queues[DLQ] = QueueInfo(DLQ, 30, None, True)
     inv.queues[Q] = QueueInfo(
-        Q, visibility, {"deadLetterTargetArn": DLQ, "maxReceiveCount": 3} if redrive else None, encrypted
+        Q, visibility, {"deadLetterTargetArn": DLQ, "maxReceiveCount": 3} if redrive else None, encrypted, tls_only
     )
     inv.timeouts = {"f": 10, "poller": 5}
     inv.consumers = {Q: {"f", "poller"}}
@@ -45,6 +50,7 @@ def test_a_compliant_inventory_has_no_violations():
         (inventory(visibility=59), "visibility 59s < 6 x f's timeout 10s"),
         (inventory(redrive=False), "no dead-letter queue"),
         (inventory(encrypted=False), "not encrypted at rest"),
+        (inventory(tls_only=False), "does not deny plain-HTTP requests"),
         (inventory(partial=False), "no partial batch responses"),
         (inventory(alarms=False), "no alarm when it holds a message"),
         (inventory(alarms=False), "f: no Throttles alarm"),

@@ -1,5 +1,5 @@
 """Rules every deployed queue and consumer must follow, checked against the applied stack:
-a DLQ, encryption at rest, visibility >= 6x every consumer's timeout, partial batch
+a DLQ, encryption at rest, a TLS-only queue policy, visibility >= 6x every consumer's timeout, partial batch
 responses, and alarms (DLQ not empty; function errors and throttles) with actions.
 
 The inventory is read from the emulator after ``terraform apply`` — the same deployed
@@ -21,6 +21,7 @@ class QueueInfo:
     visibility: int
     redrive: dict | None
     encrypted: bool
+    tls_only: bool = True
 
 
 @dataclass
@@ -42,6 +43,16 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _denies_insecure_transport(policy: str | None) -> bool:
+    if not policy:
+        return False
+    return any(
+        st.get("Effect") == "Deny"
+        and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", ["false"])
+        for st in _statements(policy)
+    )
+
+
 def read_inventory(client) -> Inventory:
     """``client(service)`` returns a boto3 client for the deployed environment."""
     sqs, lam, iam = client("sqs"), client("lambda"), client("iam")
@@ -54,6 +65,7 @@ def read_inventory(client) -> Inventory:
                 visibility=int(a["VisibilityTimeout"]),
                 redrive=json.loads(a["RedrivePolicy"]) if a.get("RedrivePolicy") else None,
                 encrypted=a.get("SqsManagedSseEnabled") == "true" or bool(a.get("KmsMasterKeyId")),
+                tls_only=_denies_insecure_transport(a.get("Policy")),
             )
     for page in lam.get_paginator("list_functions").paginate():
         for fn in page["Functions"]:
@@ -92,6 +104,8 @@ def violations(inv: Inventory) -> list[str]:
     for arn, q in sorted(inv.queues.items()):
         if not q.encrypted:
             problems.append(f"{arn}: not encrypted at rest")
+        if not q.tls_only:
+            problems.append(f"{arn}: its policy does not deny plain-HTTP requests")
         if arn in dlqs:
             continue
         if not q.redrive:

@@ -38,16 +38,33 @@ resource "aws_sqs_queue" "this" {
   tags = var.tags
 }
 
-# Services (SNS topics, S3 buckets) allowed to send, each only from its own source ARN.
-data "aws_iam_policy_document" "senders" {
-  count = length(var.allow_send_from) > 0 ? 1 : 0
+# Both queues refuse plain-HTTP requests; services (SNS topics, S3 buckets) listed in
+# allow_send_from may send to the main queue, each only from its own source ARN.
+data "aws_iam_policy_document" "this" {
+  for_each = { main = aws_sqs_queue.this.arn, dlq = aws_sqs_queue.dlq.arn }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [each.value]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
 
   dynamic "statement" {
-    for_each = var.allow_send_from
+    for_each = each.key == "main" ? var.allow_send_from : []
     content {
       sid       = "AllowSend${statement.key}"
       actions   = ["sqs:SendMessage"]
-      resources = [aws_sqs_queue.this.arn]
+      resources = [each.value]
       principals {
         type        = "Service"
         identifiers = [statement.value.service]
@@ -61,9 +78,9 @@ data "aws_iam_policy_document" "senders" {
   }
 }
 
-resource "aws_sqs_queue_policy" "senders" {
-  count = length(var.allow_send_from) > 0 ? 1 : 0
+resource "aws_sqs_queue_policy" "this" {
+  for_each = { main = aws_sqs_queue.this.id, dlq = aws_sqs_queue.dlq.id }
 
-  queue_url = aws_sqs_queue.this.id
-  policy    = data.aws_iam_policy_document.senders[0].json
+  queue_url = each.value
+  policy    = data.aws_iam_policy_document.this[each.key].json
 }
