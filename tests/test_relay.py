@@ -153,3 +153,25 @@ def test_invalid_message_goes_to_its_dlq_while_valid_ones_are_processed(env, mon
     dead = boto3.client("sqs").receive_message(QueueUrl=env["dlq"], MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in dead] == ['{"Records": "nope"}']
     assert len(results()) == 2
+
+
+def test_a_hop_stops_receiving_when_another_batch_as_slow_would_not_fit(env, monkeypatch):
+    class Clock:
+        now, remaining_ms = 0.0, 10_000
+
+    def slow_batch(baton, remaining_ms):  # every batch takes 3 s of the invocation
+        Clock.now += 3
+        Clock.remaining_ms -= 3000
+        return 10, 10, 0, 0
+
+    class Shrinking(Context):
+        def get_remaining_time_in_millis(self) -> int:
+            return Clock.remaining_ms
+
+    monkeypatch.setattr(relay, "drain_batch", slow_batch)
+    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 5)
+    monkeypatch.setattr(relay, "messages_remain", lambda: False)
+    baton = RelayBaton(chain_id="c", hop=1, started_at=time.time())
+    result = relay.run_hop(baton, Shrinking("relay"), 10, time.time(), clock=lambda: Clock.now)
+    # 10 s: batch 1 (7 s left), batch 2 (4 s left < 2 s margin + 3 s slowest): stop, not time out
+    assert result.processed == 20 and Clock.remaining_ms == 4000

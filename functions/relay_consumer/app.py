@@ -15,6 +15,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -41,7 +42,7 @@ MAX_HOPS = int(os.environ.get("MAX_HOPS", "100"))
 CHAIN_BUDGET_SECONDS = int(os.environ.get("CHAIN_BUDGET_SECONDS", "600"))
 BATCHES_PER_HOP = int(os.environ.get("BATCHES_PER_HOP", "5"))
 WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "1")))
-SAFETY_MS = 2000  # stop receiving when less than this is left of the invocation
+SAFETY_MS = 2000  # stop receiving when less than this (plus the slowest batch so far) is left
 
 
 class InvalidEvent(ValueError):
@@ -143,17 +144,27 @@ def messages_remain() -> bool:
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) > 0
 
 
-def run_hop(baton: RelayBaton, context: LambdaContext, timeout_seconds: int, now: float) -> HopResult:
+def run_hop(
+    baton: RelayBaton,
+    context: LambdaContext,
+    timeout_seconds: int,
+    now: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> HopResult:
     hold = lease_seconds(timeout_seconds)
     if baton.hop == 1 and not lease.acquire(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, now):
         return HopResult(baton.chain_id, baton.hop, "lease-held")
     if baton.hop > 1 and not lease.renew(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, now):
         return HopResult(baton.chain_id, baton.hop, "lease-lost")
     result = HopResult(baton.chain_id, baton.hop, "done")
+    slowest_ms = 0.0
     for _ in range(BATCHES_PER_HOP):
-        if context.get_remaining_time_in_millis() < SAFETY_MS:
+        remaining_ms = context.get_remaining_time_in_millis()
+        if remaining_ms < SAFETY_MS + slowest_ms:  # another batch as slow as the slowest would not fit
             break
-        received, processed, ignored, failed = drain_batch(baton, context.get_remaining_time_in_millis())
+        started = clock()
+        received, processed, ignored, failed = drain_batch(baton, remaining_ms)
+        slowest_ms = max(slowest_ms, (clock() - started) * 1000)
         result.processed, result.ignored, result.failed = (
             result.processed + processed,
             result.ignored + ignored,
