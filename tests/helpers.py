@@ -49,21 +49,22 @@ def queue_arn(url: str) -> str:
 
 
 def scan(ddb, table: str, attribute: str | None = None, prefix: str = "") -> list[dict]:
-    """Every item of ``table`` (all pages), or those whose ``attribute`` starts with ``prefix``."""
+    """Every item of ``table`` (all pages), or those whose string ``attribute`` starts with ``prefix``.
+
+    The prefix is applied here, not as a FilterExpression: a filtered scan of the emulator
+    under-counted once on CI, and a plain scan reads the same pages anyway.
+    """
     items: list[dict] = []
     kwargs: dict = {"TableName": table}
-    if attribute:
-        kwargs.update(
-            FilterExpression="begins_with(#a, :p)",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":p": {"S": prefix}},
-        )
     while True:
         page = ddb.scan(**kwargs)
         items += page["Items"]
         if "LastEvaluatedKey" not in page:
-            return items
+            break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if attribute is None:
+        return items
+    return [i for i in items if i.get(attribute, {}).get("S", "").startswith(prefix)]
 
 
 def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -> dict:

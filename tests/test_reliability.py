@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,10 +213,8 @@ class Worker(Consumer):
         return json.loads(body)["key"]
 
     def run(self, delete=True):
-        if not delete:
-            with _no_deletes():
-                return worker.drain_once(self.url, "items", FanoutTick(tick_id="t", index=0, of=1), 1).received
-        return worker.drain_once(self.url, "items", FanoutTick(tick_id="t", index=0, of=1), 1).received
+        with _no_deletes() if not delete else nullcontext():
+            return worker.drain_once(self.url, "items", FanoutTick(tick_id="t", index=0, of=1), 1).received
 
     def effects(self):
         return Counter(i["key"]["S"] for i in scan(boto3.client("dynamodb"), "items"))
@@ -261,10 +259,8 @@ class Relay(Consumer):
 
     def run(self, delete=True):
         baton = RelayBaton(chain_id=str(uuid.uuid4()), hop=1, started_at=0)
-        if not delete:
-            with _no_deletes():
-                return relay.drain_batch(baton, 30_000)[0]
-        return relay.drain_batch(baton, 30_000)[0]
+        with _no_deletes() if not delete else nullcontext():
+            return relay.drain_batch(baton, 30_000)[0]
 
     def effects(self):
         return Counter(json.loads(i["document"]["S"])["key"] for i in scan(boto3.client("dynamodb"), "results"))

@@ -74,9 +74,8 @@ def sticky_queue_demo(stack: harness.Stack) -> list[str]:
 
 
 def _scan(stack: harness.Stack, table: str, attribute: str, prefix: str) -> list[dict]:
-    """Items whose ``attribute`` starts with ``prefix`` (the demo's own items), filtered here."""
-    items = scan(stack.client("dynamodb"), table)
-    return [i for i in items if i.get(attribute, {}).get("S", "").startswith(prefix)]
+    """Items whose ``attribute`` starts with ``prefix`` (the demo's own items)."""
+    return scan(stack.client("dynamodb"), table, attribute, prefix)
 
 
 def _depth(stack: harness.Stack, url: str) -> int:
