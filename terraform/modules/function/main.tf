@@ -13,23 +13,31 @@ module "lambda" {
   description   = var.description
   handler       = var.handler
   runtime       = var.runtime
-  architectures = ["x86_64"]
+  architectures = [local.architecture]
   timeout       = var.timeout
   memory_size   = var.memory_size
 
+  # Patterns are regexes over paths relative to each source directory (and the pip target),
+  # "!" excludes (the real module's package.py semantics; the stand-in's package.py mirrors them).
   source_path = [
     {
       path             = "${var.context.code_root}/functions/${var.folder}"
       pip_requirements = true
-      patterns         = ["!__pycache__/.*", "!.*\\.pyc"]
+      patterns         = local.package_patterns
     },
     {
       path          = "${var.context.code_root}/shared"
       prefix_in_zip = "shared"
-      patterns      = ["!__pycache__/.*", "!.*\\.pyc"]
+      patterns      = local.package_patterns
     },
   ]
-  artifacts_dir                = var.context.artifacts_dir
+  artifacts_dir = var.context.artifacts_dir
+  # Every function builds its own zip: N functions with one source_path would otherwise build
+  # one builds/<hash>.zip from N parallel runs. The runtime, architecture and build mode are in
+  # the hash too, so a zip built the wrong way gets a new name (and is rebuilt) when the mode changes.
+  hash_extra                   = local.hash_extra
+  build_in_docker              = var.context.build_in_docker
+  docker_image                 = var.context.build_in_docker ? var.context.docker_image : ""
   trigger_on_package_timestamp = false
 
   environment_variables = merge(
@@ -51,8 +59,10 @@ module "lambda" {
   attach_policy_statements = true
   policy_statements        = merge(var.policy_statements, local.trigger_statements)
 
+  # Unpublished function: permissions and the event source mapping attach to $LATEST. In 8.8.1
+  # aws_lambda_event_source_mapping.this exists only when this is true, so it stays true.
   create_current_version_allowed_triggers   = false
-  create_unqualified_alias_allowed_triggers = length(var.allowed_triggers) > 0
+  create_unqualified_alias_allowed_triggers = true
   allowed_triggers                          = var.allowed_triggers
 
   event_source_mapping = local.event_source_mapping
@@ -61,6 +71,22 @@ module "lambda" {
 }
 
 locals {
+  architecture = "x86_64"
+  hash_extra = join("|", [
+    var.context.name_prefix, var.name, var.runtime, local.architecture,
+    var.context.build_in_docker ? "docker:${var.context.docker_image}" : "host",
+  ])
+  # The python3.12 runtime ships boto3/botocore and their dependencies; packing some of them
+  # (aws-xray-sdk pulls botocore) would mix SDK versions. Bytecode caches are never packed.
+  package_patterns = [
+    "!(.*/)?__pycache__/.*",
+    "!.*\\.pyc",
+    "!(boto3|botocore|s3transfer|jmespath|urllib3|dateutil)/.*",
+    "!(boto3|botocore|s3transfer|jmespath|urllib3|python_dateutil|six)-[^/]+\\.dist-info/.*",
+    "!six\\.py",
+    "!bin/.*",
+  ]
+
   event_source_mapping = var.sqs_trigger == null ? {} : {
     sqs = merge(
       {

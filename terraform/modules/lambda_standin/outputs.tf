@@ -1,31 +1,32 @@
+# Same expressions as the real module's outputs.tf (8.8.1) for the outputs the project reads.
 output "lambda_function_arn" {
   description = "The ARN of the Lambda Function."
-  value       = aws_lambda_function.this.arn
+  value       = try(aws_lambda_function.this[0].arn, "")
 }
 
 output "lambda_function_name" {
   description = "The name of the Lambda Function."
-  value       = aws_lambda_function.this.function_name
+  value       = try(aws_lambda_function.this[0].function_name, "")
 }
 
 output "lambda_function_invoke_arn" {
   description = "The Invoke ARN of the Lambda Function."
-  value       = aws_lambda_function.this.invoke_arn
+  value       = try(aws_lambda_function.this[0].invoke_arn, "")
 }
 
 output "lambda_role_arn" {
   description = "The ARN of the IAM role created for the Lambda Function."
-  value       = aws_iam_role.this.arn
+  value       = try(aws_iam_role.lambda[0].arn, "")
 }
 
 output "lambda_role_name" {
   description = "The name of the IAM role created for the Lambda Function."
-  value       = aws_iam_role.this.name
+  value       = try(aws_iam_role.lambda[0].name, "")
 }
 
 output "lambda_cloudwatch_log_group_name" {
   description = "The name of the Cloudwatch Log Group."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = local.log_group_name
 }
 
 output "lambda_event_source_mapping_uuid" {
@@ -35,5 +36,5 @@ output "lambda_event_source_mapping_uuid" {
 
 output "local_filename" {
   description = "The filename of zip archive deployed."
-  value       = local.zip_path
+  value       = local.filename
 }

@@ -1,4 +1,4 @@
-# Same names and types as terraform-aws-modules/lambda 8.8.1 (see tests/test_terraform_interface.py).
+# Same names and types as terraform-aws-modules/lambda 8.8.1 (checked by tests/test_terraform.py against tests/reference/).
 variable "function_name" {
   description = "A unique name for your Lambda Function."
   type        = string
@@ -135,4 +135,96 @@ variable "tags" {
   description = "A map of tags to assign to resources."
   type        = map(string)
   default     = {}
+}
+
+# --- the switches the real module's creation conditions read (same defaults as 8.8.1) -----
+
+variable "create" {
+  description = "Controls whether resources should be created."
+  type        = bool
+  default     = true
+}
+
+variable "putin_khuylo" {
+  description = "Part of the real module's local.create (see its README); must stay true."
+  type        = bool
+  default     = true
+}
+
+variable "create_function" {
+  description = "Controls whether Lambda Function resource should be created."
+  type        = bool
+  default     = true
+}
+
+variable "create_layer" {
+  description = "Controls whether Lambda Layer resource should be created."
+  type        = bool
+  default     = false
+}
+
+variable "create_role" {
+  description = "Controls whether IAM role for Lambda Function should be created."
+  type        = bool
+  default     = true
+}
+
+variable "create_package" {
+  description = "Controls whether Lambda package should be created."
+  type        = bool
+  default     = true
+}
+
+variable "lambda_role" {
+  description = "IAM role ARN attached to the Lambda Function when create_role is false."
+  type        = string
+  default     = ""
+}
+
+variable "role_name" {
+  description = "Name of IAM role to use for Lambda Function."
+  type        = string
+  default     = null
+}
+
+variable "policy_name" {
+  description = "IAM policy name. It override the default value, which is the same as role_name."
+  type        = string
+  default     = null
+}
+
+variable "attach_cloudwatch_logs_policy" {
+  description = "Controls whether CloudWatch Logs policy should be added to IAM role for Lambda Function."
+  type        = bool
+  default     = true
+}
+
+variable "use_existing_cloudwatch_log_group" {
+  description = "Whether to use an existing CloudWatch log group or create new."
+  type        = bool
+  default     = false
+}
+
+variable "ignore_source_code_hash" {
+  description = "Whether to ignore changes to the function's source code hash."
+  type        = bool
+  default     = false
+}
+
+variable "hash_extra" {
+  description = "The string to add into hashing function. Useful when building same source path for different functions."
+  type        = string
+  default     = ""
+}
+
+variable "build_in_docker" {
+  description = "Whether to build dependencies in Docker."
+  type        = bool
+  default     = false
+}
+
+variable "docker_image" {
+  description = "Docker image to use for the build."
+  type        = string
+  default     = ""
 }

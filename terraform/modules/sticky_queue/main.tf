@@ -16,8 +16,12 @@ module "url_store" {
   visibility_timeout_seconds = 6 * var.ingester_timeout
   receive_wait_time_seconds  = 0
   message_retention_seconds  = 1209600
-  max_receive_count          = 1000000
-  tags                       = var.context.tags
+  # Each URL message is received once and replaced by a fresh copy (take_queue_url sends the
+  # copy, then deletes the original), so only an ingester dying between its receive and its
+  # delete counts a receive twice. The store must never lose a URL to its DLQ: the most SQS
+  # allows (maxReceiveCount 1-1000); the DLQ and its alarm show if one ever gets there.
+  max_receive_count = 1000
+  tags              = var.context.tags
 }
 
 module "pool_queue" {
