@@ -5,6 +5,10 @@ symlinks to ``functions/`` and ``shared/`` so relative paths resolve as in the o
 Only two things differ in the copy: the lambda module's source (the project stand-in, same
 interface) and the provider constraint (the offline mirror has aws 5.100), plus a local
 backend instead of S3.
+
+``TF_REAL_MODULE=1`` (where the Terraform registry is reachable: a laptop, GitHub Actions)
+keeps the registry module and the provider constraint as written and lets ``init`` download
+them (no plugin dir): the same harness then plans/applies with terraform-aws-modules/lambda.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ PROVIDER_CONSTRAINT = re.compile(r'(source\s*=\s*"hashicorp/aws"\s*\n\s*version\
 BACKEND_OVERRIDE = 'terraform {\n  backend "local" {}\n}\n'
 
 
+def real_module() -> bool:
+    """True when the harness should use the registry module and providers instead of the stand-in."""
+    return os.environ.get("TF_REAL_MODULE", "") not in ("", "0", "false")
+
+
 def plugin_dir() -> str:
     return os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
 
@@ -38,10 +47,11 @@ def terraform_bin() -> str:
 
 def generate() -> Path:
     """(Re)write the offline copy; keeps its .terraform directory so init stays cheap."""
-    target = OFFLINE_ROOT / "terraform"
+    base = OFFLINE_ROOT.with_name("real") if real_module() else OFFLINE_ROOT
+    target = base / "terraform"
     target.mkdir(parents=True, exist_ok=True)
     for link in ("functions", "shared"):
-        path = OFFLINE_ROOT / link
+        path = base / link
         if not path.is_symlink():
             path.symlink_to(REPO / link)
     keep = {".terraform", ".terraform.lock.hcl", "builds"}
@@ -58,8 +68,9 @@ def generate() -> Path:
         if text is None:
             shutil.copy2(src, dst)
             continue
-        text = REGISTRY_SOURCE.sub(STANDIN_SOURCE, text)
-        text = PROVIDER_CONSTRAINT.sub(r'\1">= 5.100"', text)
+        if not real_module():
+            text = REGISTRY_SOURCE.sub(STANDIN_SOURCE, text)
+            text = PROVIDER_CONSTRAINT.sub(r'\1">= 5.100"', text)
         dst.write_text(text)
     (target / "backend_override.tf").write_text(BACKEND_OVERRIDE)
     return target
@@ -81,6 +92,9 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, capture: 
 
 
 def init(root: Path) -> None:
+    if real_module():
+        run(["init", "-input=false", "-upgrade=false"], root, capture=True)
+        return
     if (root / ".terraform" / "modules" / "modules.json").exists() and (root / ".terraform.lock.hcl").exists():
         # modules are local paths; refresh the module manifest only (no provider install)
         run(
@@ -130,3 +144,20 @@ def plan(env: dict[str, str], state_file: Path, var_file: str = "environments/lo
         env=env,
         capture=True,
     )
+
+
+def plan_json(
+    env: dict[str, str],
+    state_file: Path,
+    var_file: str = "environments/local.tfvars",
+    extra_vars: dict[str, str] | None = None,
+) -> dict:
+    """Plan the root module for one environment's tfvars and return ``terraform show -json`` of it."""
+    root = generate()
+    init(root)
+    plan_file = state_file.with_suffix(".tfplan")
+    var_args = [f"-var-file={var_file}", f"-var=artifacts_dir={root / 'builds'}"]
+    var_args += [f"-var={key}={value}" for key, value in (extra_vars or {}).items()]
+    run(["plan", "-input=false", f"-state={state_file}", f"-out={plan_file}", *var_args], root, env=env, capture=True)
+    out = run(["show", "-json", str(plan_file)], root, env=env, capture=True)  # stderr warnings come first
+    return json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("{")))

@@ -1,8 +1,11 @@
 # An SQS queue with its dead-letter queue, encrypted at rest, redrive both ways.
 locals {
   suffix = var.fifo ? ".fifo" : ""
-  # Known before the queue exists, so the DLQ can name its one allowed source inline.
-  source_arn = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.name}${local.suffix}"
+  # Known before the queues exist, so the DLQ can name its one allowed source inline and the
+  # plan shows the redrive policy (maxReceiveCount) and the ARNs consumers use, for the limits check.
+  arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  source_arn = "${local.arn_prefix}:${var.name}${local.suffix}"
+  dlq_arn    = "${local.arn_prefix}:${var.name}-dlq${local.suffix}"
 }
 
 data "aws_partition" "current" {}
@@ -32,10 +35,11 @@ resource "aws_sqs_queue" "this" {
   max_message_size            = var.max_message_size
   sqs_managed_sse_enabled     = true
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    deadLetterTargetArn = local.dlq_arn
     maxReceiveCount     = var.max_receive_count
   })
-  tags = var.tags
+  tags       = var.tags
+  depends_on = [aws_sqs_queue.dlq] # SQS checks that the dead-letter queue exists
 }
 
 # Both queues refuse plain-HTTP requests; services (SNS topics, S3 buckets) listed in

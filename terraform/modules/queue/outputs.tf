@@ -4,8 +4,9 @@ output "url" {
 }
 
 output "arn" {
-  description = "Queue ARN."
-  value       = aws_sqs_queue.this.arn
+  description = "Queue ARN (known at plan time; available once the queue exists)."
+  value       = local.source_arn
+  depends_on  = [aws_sqs_queue.this]
 }
 
 output "name" {
@@ -25,7 +26,8 @@ output "dlq_url" {
 
 output "dlq_arn" {
   description = "Dead-letter queue ARN."
-  value       = aws_sqs_queue.dlq.arn
+  value       = local.dlq_arn
+  depends_on  = [aws_sqs_queue.dlq]
 }
 
 output "max_receive_count" {
