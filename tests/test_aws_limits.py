@@ -33,7 +33,7 @@ def plan_of(*resources: tuple[str, dict[str, Any]]) -> dict[str, Any]:
                 "child_modules": [
                     {
                         "resources": [
-                            {"address": f"module.x.{type_}.r{i}", "mode": "managed", "type": type_, "values": values}
+                            {"address": f"module.x{i}.{type_}.r{i}", "mode": "managed", "type": type_, "values": values}
                             for i, (type_, values) in enumerate(resources)
                         ]
                     }
@@ -145,6 +145,44 @@ def test_reserved_concurrency_must_leave_100_unreserved():
     functions.append(("aws_lambda_function", {**GOOD_FUNCTION, "reserved_concurrent_executions": 1}))
     (problem,) = aws_limits.violations(plan_of(*functions))
     assert "901" in problem
+
+
+def test_a_mapping_needs_queue_visibility_at_least_the_function_timeout():
+    def plan(visibility: int) -> dict[str, Any]:
+        return {
+            "planned_values": {
+                "root_module": {
+                    "child_modules": [
+                        {
+                            "resources": [
+                                {
+                                    "address": "module.f.module.lambda.aws_lambda_function.this[0]",
+                                    "mode": "managed",
+                                    "type": "aws_lambda_function",
+                                    "values": GOOD_FUNCTION,
+                                },
+                                {
+                                    "address": 'module.f.module.lambda.aws_lambda_event_source_mapping.this["sqs"]',
+                                    "mode": "managed",
+                                    "type": "aws_lambda_event_source_mapping",
+                                    "values": GOOD_MAPPING,
+                                },
+                                {
+                                    "address": "module.q.aws_sqs_queue.this",
+                                    "mode": "managed",
+                                    "type": "aws_sqs_queue",
+                                    "values": {**GOOD_QUEUE, "visibility_timeout_seconds": visibility},
+                                },
+                            ]
+                        }
+                    ]
+                }
+            }
+        }
+
+    assert aws_limits.violations(plan(30)) == []
+    (problem,) = aws_limits.violations(plan(29))
+    assert "visibility 29s < function timeout 30s" in problem
 
 
 def test_values_unknown_at_plan_time_are_skipped_not_guessed():

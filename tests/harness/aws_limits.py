@@ -48,6 +48,8 @@ ESM_BATCH_STANDARD = (1, 10000)
 ESM_BATCH_FIFO = (1, 10)
 ESM_WINDOW = (0, 300)
 ESM_MAX_CONCURRENCY = (2, 1000)
+# CreateEventSourceMapping refuses an SQS queue whose visibility timeout is below the function's
+# timeout: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 
 # IAM role names: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
@@ -165,6 +167,26 @@ def _check_event_rule(r: dict, v: dict, out: list[str]) -> None:
         out.append(f"{r['address']}: schedule_expression {expression!r} is neither rate(<n> <unit>) nor cron(6 fields)")
 
 
+def _mapping_visibility(all_resources: list[dict[str, Any]]) -> list[str]:
+    """A mapping's queue must be visible-timeout at least as long as its function's timeout."""
+    out = []
+    queues = {r["values"].get("name"): r["values"] for r in all_resources if r["type"] == "aws_sqs_queue"}
+    timeouts = {
+        r["address"].rsplit("aws_lambda_function.", 1)[0]: r["values"].get("timeout")
+        for r in all_resources
+        if r["type"] == "aws_lambda_function"
+    }
+    for r in all_resources:
+        if r["type"] != "aws_lambda_event_source_mapping" or not r["values"].get("event_source_arn"):
+            continue
+        queue = queues.get(r["values"]["event_source_arn"].rsplit(":", 1)[-1])
+        timeout = timeouts.get(r["address"].rsplit("aws_lambda_event_source_mapping.", 1)[0])
+        visibility = (queue or {}).get("visibility_timeout_seconds")
+        if visibility is not None and timeout is not None and visibility < timeout:
+            out.append(f"{r['address']}: queue visibility {visibility}s < function timeout {timeout}s")
+    return out
+
+
 CHECKS: dict[str, Callable[[dict, dict, list[str]], None]] = {
     "aws_sqs_queue": _check_sqs_queue,
     "aws_lambda_function": _check_lambda_function,
@@ -189,6 +211,7 @@ def violations(plan: dict[str, Any], account_concurrency: int = ACCOUNT_CONCURRE
             _check_event_source_mapping(r, values, out, fifo_possible)
         if r["type"] == "aws_lambda_function" and (values.get("reserved_concurrent_executions") or -1) > 0:
             reserved += values["reserved_concurrent_executions"]
+    out += _mapping_visibility(all_resources)
     if reserved > account_concurrency - UNRESERVED_MINIMUM:
         out.append(
             f"reserved concurrency totals {reserved}: Lambda keeps {UNRESERVED_MINIMUM} of the account's "
