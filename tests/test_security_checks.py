@@ -207,3 +207,74 @@ def test_state_keeps_old_versions_for_recovery_then_expires_them(bootstrap):
     assert [
         r["noncurrent_version_expiration"][0]["noncurrent_days"] for r in rules if r["noncurrent_version_expiration"]
     ] == [90]
+
+
+@pytest.fixture(scope="module")
+def root_plans(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The main root planned with dev's and prod's tfvars (region and endpoint: the emulator's)."""
+    root = terraform.generate()
+    terraform.init(root)
+    plans = {}
+    for name in ("dev", "prod"):
+        args = [
+            f"-var-file=environments/{name}.tfvars",
+            "-var=emulator=true",
+            f"-var=region={emulator.region}",
+            f"-var=artifacts_dir={root / 'builds'}",
+        ]
+        env = {**emulator.env(), "TF_CLI_CONFIG_FILE": "/dev/null"}  # no CLI-config warning before the JSON
+        plans[name] = show_json(root, env, args, tmp_path_factory.mktemp(f"root-{name}"))
+    return plans
+
+
+def of_type(plan: dict, kind: str) -> dict[str, dict]:
+    return {r["address"]: r.get("values", {}) for r in records(plan) if r["type"] == kind}
+
+
+@pytest.mark.e2e
+def test_prod_tables_have_deletion_protection_and_point_in_time_recovery(root_plans):
+    for name, protected in (("prod", True), ("dev", False)):
+        tables = of_type(root_plans[name], "aws_dynamodb_table")
+        assert len(tables) >= 5
+        for address, table in tables.items():
+            assert table["deletion_protection_enabled"] is protected, (name, address)
+            assert table["point_in_time_recovery"][0]["enabled"] is protected, (name, address)
+
+
+@pytest.mark.e2e
+def test_every_bucket_expires_noncurrent_versions(root_plans):
+    rules = of_type(root_plans["prod"], "aws_s3_bucket_lifecycle_configuration")
+    assert len(rules) >= 3
+    for address, config in rules.items():
+        whole_bucket = [r for r in config["rule"] if not any(f.get("prefix") for f in r["filter"])]
+        days = [
+            r["noncurrent_version_expiration"][0]["noncurrent_days"]
+            for r in whole_bucket
+            if r["noncurrent_version_expiration"]
+        ]
+        assert days == [7], address
+        assert any(r["abort_incomplete_multipart_upload"] for r in whole_bucket), address
+
+
+@pytest.mark.e2e
+def test_alarm_topic_key_lets_cloudwatch_publish_for_this_accounts_alarms_only(root_plans):
+    plan = root_plans["prod"]
+    (key,) = of_type(plan, "aws_kms_key").values()
+    assert key["enable_key_rotation"] is True
+    grants = [st for st in statements(key["policy"]) if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(grants) == 1
+    assert sorted(as_list(grants[0]["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert grants[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
+    assert grants[0]["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":{ACCOUNT_ID}:alarm:qp-prod-*")
+    for st in statements(key["policy"]):
+        assert not any("*" in a for a in as_list(st["Action"])), st
+    topic = next(c for c in plan["resource_changes"] if c["address"] == "module.alarms.module.topic.aws_sns_topic.this")
+    assert topic["change"]["after_unknown"].get("kms_master_key_id") is True  # the key above, not alias/aws/sns
+
+
+@pytest.mark.e2e
+def test_the_client_read_results_queue_has_no_age_alarm_but_keeps_its_dlq_alarm(root_plans):
+    names = {v["alarm_name"] for v in of_type(root_plans["prod"], "aws_cloudwatch_metric_alarm").values()}
+    assert "qp-prod-workflow-results-dlq-not-empty" in names
+    assert "qp-prod-workflow-results-oldest-message-age" not in names
+    assert "qp-prod-workflow-enrich-oldest-message-age" in names  # our own consumers keep theirs
