@@ -1,11 +1,13 @@
 """Move messages from a dead-letter queue back to its source queue, once the cause is fixed.
 
-    python -m shared.redrive <dlq-url> [--max N]      (make redrive DLQ=<dlq-url>)
+    python -m shared.redrive <dlq-url> [--max N | --rate R]   (make redrive DLQ=<dlq-url> ...)
 
-Uses SQS's own DLQ redrive (StartMessageMoveTask) where the endpoint has it; otherwise
-(emulators) moves messages itself: receive, send to the source queue with the same body,
-attributes and FIFO group, then delete from the DLQ — so a message is never lost, at worst
-delivered twice (every consumer here is idempotent).
+Without --max: SQS's own DLQ redrive (StartMessageMoveTask) moves every message, at most
+--rate messages per second if given (1-500, SQS's limit). StartMessageMoveTask cannot stop
+after a count, so --max N (move at most N messages) always moves them itself, as it also does
+where the endpoint lacks the API (emulators): receive, send to the source queue with the same
+body, attributes and FIFO group, then delete from the DLQ — so a message is never lost, at
+worst delivered twice (every consumer here is idempotent).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from shared.clients import client
 
+MAX_RATE = 500  # StartMessageMoveTask: MaxNumberOfMessagesPerSecond is 1-500
 UNSUPPORTED = {"UnsupportedOperation", "InvalidAction", "NotImplemented", "501", "UnknownOperationException"}
 
 
@@ -85,29 +88,45 @@ def _unsupported(exc: ClientError) -> bool:
     return error.get("Code") in UNSUPPORTED or (status in (500, 501) and "not been implemented" in str(exc))
 
 
-def redrive(dlq_url: str, limit: int | None = None) -> Redrive:
+def redrive(dlq_url: str, limit: int | None = None, rate: int | None = None) -> Redrive:
+    """Move the DLQ's messages back: at most ``limit`` of them (moved here, one by one), or all
+    of them by an SQS move task at most ``rate`` per second."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    if rate is not None and not 1 <= rate <= MAX_RATE:
+        raise ValueError(f"rate must be 1-{MAX_RATE} messages per second, got {rate}")
+    if limit is not None and rate is not None:
+        raise ValueError("give a limit (messages moved here) or a rate (an SQS move task), not both")
     source_url = source_queue(dlq_url)
-    sqs = client("sqs")
+    if limit is not None:  # a move task cannot stop after a count
+        return Redrive(dlq_url, source_url, moved=move_messages(dlq_url, source_url, limit))
     try:
         kwargs: dict[str, Any] = {"SourceArn": _arn(dlq_url), "DestinationArn": _arn(source_url)}
-        if limit:
-            kwargs["MaxNumberOfMessagesPerSecond"] = min(limit, 500)
-        task = sqs.start_message_move_task(**kwargs)["TaskHandle"]
+        if rate is not None:
+            kwargs["MaxNumberOfMessagesPerSecond"] = rate
+        task = client("sqs").start_message_move_task(**kwargs)["TaskHandle"]
         return Redrive(dlq_url, source_url, moved=None, task=task)
     except NotImplementedError:  # an in-process emulator without the API
         pass
     except ClientError as exc:
         if not _unsupported(exc):
             raise
-    return Redrive(dlq_url, source_url, moved=move_messages(dlq_url, source_url, limit))
+    return Redrive(dlq_url, source_url, moved=move_messages(dlq_url, source_url))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dlq_url")
-    parser.add_argument("--max", type=int, default=None, help="move at most this many messages")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--max", type=int, default=None, help="move at most this many messages (moved one by one)")
+    how.add_argument(
+        "--rate", type=int, default=None, help=f"move all, at most this many per second (1-{MAX_RATE}; SQS move task)"
+    )
     args = parser.parse_args(argv)
-    result = redrive(args.dlq_url, args.max)
+    try:
+        result = redrive(args.dlq_url, args.max, args.rate)
+    except ValueError as exc:
+        parser.error(str(exc))
     print(json.dumps(result.__dict__))
     return 0
 

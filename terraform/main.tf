@@ -112,7 +112,9 @@ module "sns_workflow" {
 module "alarms" {
   source = "./modules/alarms"
 
-  name_prefix = local.name_prefix
+  name_prefix              = local.name_prefix
+  region                   = var.region
+  key_deletion_window_days = var.environment == "local" ? 7 : 30
   queues = merge(
     module.sticky_queue.monitored.queues,
     module.cron_fanout.monitored.queues,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
@@ -34,12 +36,13 @@ def test_no_static_aws_keys_and_oidc_wherever_a_role_is_assumed():
                     assert permissions.get("id-token") == "write", (path, name)
 
 
-def test_ci_lints_tests_and_plans_every_environment_on_pull_requests():
+def test_ci_lints_tests_and_plans_dev_and_stg_on_pull_requests():
     ci = load("ci.yml")
     assert "make lint" in runs(ci["jobs"]["lint"]) and "make test" in runs(ci["jobs"]["test"])
     plan = ci["jobs"]["plan"]
     assert plan["if"] == "github.event_name == 'pull_request'"
-    assert plan["strategy"]["matrix"]["environment"] == ["dev", "stg", "prod"]
+    # prod is planned only on main (deploy.yml): a pull request never holds prod credentials
+    assert plan["strategy"]["matrix"]["environment"] == ["dev", "stg"]
     assert "make plan ENV=${{ matrix.environment }}" in runs(plan)
     assert any(str(s.get("uses", "")).startswith("actions/upload-artifact") for s in steps(plan))
 
@@ -56,3 +59,77 @@ def test_main_applies_each_environment_in_order_behind_its_environment():
     assert any(str(s.get("uses", "")).startswith("actions/download-artifact") for s in steps(env["apply"]))
     assert "make apply ENV=${{ inputs.environment }}" in runs(env["apply"])
     assert "make plan" not in runs(env["apply"])  # apply never re-plans
+
+
+def every_workflow() -> list[tuple[Path, dict]]:
+    return [(path, yaml.safe_load(path.read_text())) for path in sorted(WORKFLOWS.glob("*.yml"))]
+
+
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
+
+
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version_named():
+    """A tag can be moved to other code; a full commit SHA cannot (the comment says which tag)."""
+    seen = 0
+    for path in WORKFLOWS.glob("*.yml"):
+        for line in path.read_text().splitlines():
+            if not re.match(r"^\s*(-\s+)?uses:", line) or "uses: ./" in line:
+                continue
+            m = PINNED.match(line)
+            assert m, f"{path.name}: {line.strip()}"
+            assert re.fullmatch(r"[0-9a-f]{40}", m["ref"]), f"{path.name}: {m['action']} not pinned by SHA"
+            assert m["tag"] and re.fullmatch(r"v\d+\.\d+\.\d+", m["tag"]), f"{path.name}: {m['action']} lacks # vX.Y.Z"
+            seen += 1
+    assert seen >= 20
+
+
+def test_the_same_action_is_pinned_to_the_same_commit_everywhere():
+    pins: dict[str, set[str]] = {}
+    for path in WORKFLOWS.glob("*.yml"):
+        for m in re.finditer(r"uses:\s*([^@\s.][^@\s]*)@(\S+)", path.read_text()):
+            pins.setdefault(m[1], set()).add(m[2])
+    assert all(len(refs) == 1 for refs in pins.values()), pins
+
+
+def test_deploys_run_only_from_main_even_when_dispatched_by_hand():
+    deploy = load("deploy.yml")
+    assert "workflow_dispatch" in deploy.get(True, deploy.get("on", {}))  # YAML 1.1 reads the key on as True
+    for name, job in deploy["jobs"].items():
+        assert job.get("if") == "github.ref == 'refs/heads/main'", name
+    for name, job in load("deploy-environment.yml")["jobs"].items():  # also if called from elsewhere
+        assert job.get("if") == "github.ref == 'refs/heads/main'", name
+
+
+def test_prod_is_planned_only_from_main_with_the_main_subject():
+    """The deploy plan job names no GitHub environment, so its OIDC subject is
+    repo:<repo>:ref:refs/heads/main: the subject prod's plan role trusts (terraform/bootstrap)."""
+    env = load("deploy-environment.yml")["jobs"]
+    assert "environment" not in env["plan"]
+    role = next(s for s in steps(env["plan"]) if str(s.get("uses", "")).startswith("aws-actions/"))
+    assert role["with"]["role-to-assume"] == "${{ inputs.plan_role_arn }}"
+    deploy = load("deploy.yml")["jobs"]
+    assert deploy["prod"]["with"]["plan_role_arn"] == "${{ vars.AWS_PLAN_ROLE_ARN_PROD }}"
+    ci_plan = load("ci.yml")["jobs"]["plan"]
+    assert "prod" not in ci_plan["strategy"]["matrix"]["environment"]
+
+
+def test_the_apply_job_installs_the_providers_the_plan_was_made_with():
+    env = load("deploy-environment.yml")["jobs"]
+    uploaded = next(s for s in steps(env["plan"]) if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+    assert "terraform/.terraform.lock.hcl" in uploaded["with"]["path"].split()
+    assert uploaded["with"]["include-hidden-files"] is True  # upload-artifact >= 4.4 skips dot files otherwise
+    apply = runs(env["apply"])
+    init = apply.index("terraform -chdir=terraform init")
+    assert "-lockfile=readonly" in apply[init : apply.index("make apply")]
+
+
+def test_no_lock_file_is_committed_with_made_up_hashes():
+    """Lock files come from a real init (CI carries it plan -> apply); none lives in the repo."""
+    repo = WORKFLOWS.parents[1]
+    assert ".terraform.lock.hcl" in (repo / ".gitignore").read_text().split()
+
+
+@pytest.mark.parametrize(("workflow", "job"), [("ci.yml", "plan"), ("deploy-environment.yml", "plan")])
+def test_plans_name_the_account_specific_state_bucket(workflow, job):
+    text = runs(load(workflow)["jobs"][job])
+    assert 'STATE_BUCKET="qp-terraform-state-' in text and "aws sts get-caller-identity --query Account" in text

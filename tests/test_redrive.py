@@ -64,3 +64,43 @@ def test_command_line_prints_the_result(aws, capsys):
     dead_letter(url, ["a"])
     assert redrive.main([dlq]) == 0
     assert json.loads(capsys.readouterr().out)["moved"] == 1
+
+
+def test_max_counts_messages_even_where_sqs_has_a_move_task(aws, monkeypatch):
+    """A move task takes a rate, never a count: with a limit the messages are moved here."""
+    url, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    dead_letter(url, [str(n) for n in range(5)])
+    calls = []
+    monkeypatch.setattr(
+        client("sqs"), "start_message_move_task", lambda **kw: calls.append(kw) or {"TaskHandle": "task-1"}
+    )
+    result = redrive.redrive(dlq, limit=2)
+    assert (result.moved, result.task, calls) == (2, None, [])
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "3"
+
+
+def test_rate_is_the_move_tasks_messages_per_second(aws, monkeypatch):
+    url, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    calls = []
+    monkeypatch.setattr(
+        client("sqs"), "start_message_move_task", lambda **kw: calls.append(kw) or {"TaskHandle": "task-1"}
+    )
+    assert redrive.main([dlq, "--rate", "50"]) == 0
+    assert calls == [
+        {"SourceArn": redrive._arn(dlq), "DestinationArn": redrive._arn(url), "MaxNumberOfMessagesPerSecond": 50}
+    ]
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"rate": 0}, "rate"), ({"rate": 501}, "rate"), ({"limit": 0}, "limit")])
+def test_out_of_range_rate_or_limit_is_refused_before_any_request(aws, kwargs, field):
+    _, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    with pytest.raises(ValueError, match=field):
+        redrive.redrive(dlq, **kwargs)
+
+
+def test_command_line_refuses_max_and_rate_together(aws, capsys):
+    _, dlq = create_queue_with_dlq("work", max_receive_count=1)
+    with pytest.raises(SystemExit):
+        redrive.main([dlq, "--max", "1", "--rate", "5"])
+    assert "not allowed with" in capsys.readouterr().err

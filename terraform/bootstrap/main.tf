@@ -1,8 +1,11 @@
 # Run once per environment (AWS account), before the first `make plan ENV=<env>`:
-# the state bucket of environments/<env>.s3.tfbackend, GitHub's OIDC provider, and the
-# two roles CI assumes (no static keys): plan (read-only; GitHub environment <env>-plan,
-# used by pull requests and deploys) and apply (GitHub environment <env>, behind its
-# approval rules).
+# the state bucket (qp-terraform-state-<env>-<account id>, see docs/operations.md),
+# GitHub's OIDC provider, and the two roles CI assumes (no static keys):
+#   plan  - reads this environment's resources (metadata only, no data) and the state; may
+#           write only the state's lock object. Trusted from the GitHub environment
+#           <env>-plan (pull-request plans) and from main; prod's only from main.
+#   apply - reads and writes the state; trusted only from the GitHub environment <env>,
+#           whose deployment branch policy (main) and reviewers gate it.
 provider "aws" {
   region = var.region
 }
@@ -10,11 +13,36 @@ provider "aws" {
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  # Bucket names are global: the account id makes this one ours.
+  state_bucket      = "qp-terraform-state-${var.environment}-${local.account_id}"
+  state_arn         = "arn:${local.partition}:s3:::${local.state_bucket}" # known at plan: policies are reviewable
+  state_key         = "queue-patterns/${var.environment}.tfstate"
+  oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : "arn:${local.partition}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com"
+
+  # OIDC subjects (the token's sub claim) each role trusts. A job that names a GitHub
+  # environment gets sub = repo:<repo>:environment:<name>; one that names none gets
+  # sub = repo:<repo>:ref:<ref>. Deploy plans run on main without an environment.
+  main_ref = "repo:${var.github_repository}:ref:refs/heads/main"
+  subjects = {
+    plan  = var.environment == "prod" ? [local.main_ref] : ["repo:${var.github_repository}:environment:${var.environment}-plan", local.main_ref]
+    apply = ["repo:${var.github_repository}:environment:${var.environment}"]
+  }
+
+  # What `terraform plan` refreshes: the root's resources, all named <project>-<env>-*.
+  prefix = "${var.project}-${var.environment}-"
+  arn    = "${local.partition}:%s:${var.region}:${local.account_id}"
+}
+
 module "state" {
   source = "../modules/bucket"
 
-  name       = "qp-terraform-state-${var.environment}"
+  name       = local.state_bucket
   versioning = true
+  # Old state versions are the recovery path after a bad apply: keep them for 90 days.
+  noncurrent_version_days = 90
 }
 
 resource "aws_iam_openid_connect_provider" "github" {
@@ -24,16 +52,8 @@ resource "aws_iam_openid_connect_provider" "github" {
   client_id_list = ["sts.amazonaws.com"]
 }
 
-locals {
-  oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:oidc-provider/token.actions.githubusercontent.com"
-  state_key         = "queue-patterns/${var.environment}.tfstate"
-}
-
 data "aws_iam_policy_document" "trust" {
-  for_each = {
-    plan  = "repo:${var.github_repository}:environment:${var.environment}-plan"
-    apply = "repo:${var.github_repository}:environment:${var.environment}"
-  }
+  for_each = local.subjects
 
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -49,21 +69,142 @@ data "aws_iam_policy_document" "trust" {
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = [each.value]
+      values   = each.value
     }
   }
 }
 
-data "aws_iam_policy_document" "state" {
+# apply: read and write the state and its lock.
+data "aws_iam_policy_document" "state_read_write" {
   statement {
     sid       = "ListStateBucket"
     actions   = ["s3:ListBucket"]
-    resources = [module.state.arn]
+    resources = [local.state_arn]
   }
   statement {
     sid       = "ReadWriteStateAndLock"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${module.state.arn}/${local.state_key}", "${module.state.arn}/${local.state_key}.tflock"]
+    resources = ["${local.state_arn}/${local.state_key}", "${local.state_arn}/${local.state_key}.tflock"]
+  }
+}
+
+# plan: read the state; write and delete only the lock object (use_lockfile).
+data "aws_iam_policy_document" "state_read_lock" {
+  statement {
+    sid       = "ListStateBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [local.state_arn]
+  }
+  statement {
+    sid       = "ReadState"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.state_arn}/${local.state_key}"]
+  }
+  statement {
+    sid       = "TakeAndReleaseTheLock"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.state_arn}/${local.state_key}.tflock"]
+  }
+}
+
+# plan: the metadata reads `terraform plan` makes to refresh the root's resources, on those
+# resources only. No data reads (s3:GetObject, dynamodb:GetItem/Query/Scan,
+# sqs:ReceiveMessage, logs:GetLogEvents, kms:Decrypt): unlike ReadOnlyAccess, a pull
+# request's plan cannot read what the environment stores.
+data "aws_iam_policy_document" "plan_read" {
+  statement {
+    sid = "Queues"
+    actions = [
+      "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:ListDeadLetterSourceQueues",
+    ]
+    resources = ["arn:${format(local.arn, "sqs")}:${local.prefix}*"]
+  }
+  statement {
+    sid = "Functions"
+    actions = [
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionCodeSigningConfig",
+      "lambda:GetFunctionConcurrency", "lambda:GetFunctionEventInvokeConfig", "lambda:GetFunctionRecursionConfig",
+      "lambda:GetFunctionUrlConfig", "lambda:GetPolicy", "lambda:GetProvisionedConcurrencyConfig",
+      "lambda:GetAlias", "lambda:ListAliases", "lambda:ListVersionsByFunction", "lambda:ListTags",
+    ]
+    resources = ["arn:${format(local.arn, "lambda")}:function:${local.prefix}*"]
+  }
+  statement {
+    sid       = "EventSourceMappings"
+    actions   = ["lambda:GetEventSourceMapping", "lambda:ListTags"]
+    resources = ["arn:${format(local.arn, "lambda")}:event-source-mapping:*"]
+  }
+  statement {
+    sid = "Roles"
+    actions = [
+      "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListRoleTags",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}*"]
+  }
+  statement {
+    sid       = "ManagedPolicies"
+    actions   = ["iam:GetPolicy", "iam:GetPolicyVersion"]
+    resources = ["arn:${local.partition}:iam::aws:policy/*", "arn:${local.partition}:iam::${local.account_id}:policy/${local.prefix}*"]
+  }
+  statement {
+    sid       = "LogGroups"
+    actions   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+    resources = ["arn:${format(local.arn, "logs")}:log-group:/aws/lambda/${local.prefix}*"]
+  }
+  statement {
+    sid = "Buckets"
+    actions = [
+      "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS",
+      "s3:GetBucketWebsite", "s3:GetBucketVersioning", "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment",
+      "s3:GetBucketLogging", "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
+      "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging",
+      "s3:GetBucketOwnershipControls", "s3:GetBucketPublicAccessBlock", "s3:GetBucketNotification",
+    ]
+    resources = ["arn:${local.partition}:s3:::${local.prefix}*"]
+  }
+  statement {
+    sid = "Tables"
+    actions = [
+      "dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive",
+      "dynamodb:ListTagsOfResource",
+    ]
+    resources = ["arn:${format(local.arn, "dynamodb")}:table/${local.prefix}*"]
+  }
+  statement {
+    sid = "Topics"
+    actions = [
+      "sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
+      "sns:ListTagsForResource",
+    ]
+    resources = ["arn:${format(local.arn, "sns")}:${local.prefix}*"]
+  }
+  statement {
+    sid       = "Alarms"
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
+    resources = ["arn:${format(local.arn, "cloudwatch")}:alarm:${local.prefix}*"]
+  }
+  statement {
+    sid       = "Schedules"
+    actions   = ["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"]
+    resources = ["arn:${format(local.arn, "events")}:rule/${local.prefix}*"]
+  }
+  statement {
+    sid       = "KeysOfThisEnvironment" # key ARNs are ids: scoped by the key's alias instead
+    actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+    resources = ["arn:${format(local.arn, "kms")}:key/*"]
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/${local.prefix}*"]
+    }
+  }
+  statement {
+    sid = "ListsWithoutResourceScope" # these actions support no resource-level permissions
+    actions = [
+      "sqs:ListQueues", "lambda:ListEventSourceMappings", "logs:DescribeLogGroups", "kms:ListAliases",
+      "iam:ListPolicies",
+    ]
+    resources = ["*"]
   }
 }
 
@@ -75,16 +216,20 @@ resource "aws_iam_role" "ci" {
 }
 
 resource "aws_iam_role_policy" "state" {
-  for_each = aws_iam_role.ci
+  for_each = {
+    plan  = data.aws_iam_policy_document.state_read_lock.json
+    apply = data.aws_iam_policy_document.state_read_write.json
+  }
 
   name   = "terraform-state"
-  role   = each.value.id
-  policy = data.aws_iam_policy_document.state.json
+  role   = aws_iam_role.ci[each.key].id
+  policy = each.value
 }
 
-resource "aws_iam_role_policy_attachment" "plan_read_only" {
-  role       = aws_iam_role.ci["plan"].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/ReadOnlyAccess"
+resource "aws_iam_role_policy" "plan_read" {
+  name   = "read-${var.environment}-resources"
+  role   = aws_iam_role.ci["plan"].id
+  policy = data.aws_iam_policy_document.plan_read.json
 }
 
 resource "aws_iam_role_policy_attachment" "apply" {

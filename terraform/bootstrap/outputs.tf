@@ -1,10 +1,10 @@
 output "state_bucket" {
-  description = "Bucket named in environments/<env>.s3.tfbackend."
+  description = "State bucket (qp-terraform-state-<env>-<account id>): `make plan` and CI pass it to init as -backend-config=bucket=..."
   value       = module.state.name
 }
 
 output "plan_role_arn" {
-  description = "Role pull-request workflows assume for terraform plan (secret AWS_PLAN_ROLE_ARN)."
+  description = "Role terraform plan assumes: secret AWS_PLAN_ROLE_ARN of GitHub environment <env>-plan (dev, stg) and repository variable AWS_PLAN_ROLE_ARN_<ENV> (deploys from main)."
   value       = aws_iam_role.ci["plan"].arn
 }
 

@@ -7,6 +7,12 @@ variable "environment" {
   }
 }
 
+variable "project" {
+  description = "Project name, first part of every resource name of the main root (as its var.project): the plan role reads <project>-<env>-* only."
+  type        = string
+  default     = "qp"
+}
+
 variable "region" {
   description = "Region of the state bucket (as in environments/<env>.s3.tfbackend)."
   type        = string

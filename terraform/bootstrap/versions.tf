@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.28"
+      version = "~> 6.28"
     }
   }
   # Local state on purpose: this creates what the main root's remote state needs.

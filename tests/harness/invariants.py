@@ -1,6 +1,8 @@
 """Rules every deployed queue and consumer must follow, checked against the applied stack:
 a DLQ, encryption at rest, a TLS-only queue policy, visibility >= 6x every consumer's timeout, partial batch
-responses, and alarms (DLQ not empty; function errors and throttles) with actions.
+responses, and alarms (DLQ not empty; function errors and throttles) with actions that can
+notify: an alarm topic encrypted with a rotated customer-managed key whose policy lets CloudWatch
+use it, and a topic policy letting CloudWatch publish (both only for this account).
 
 The inventory is read from the emulator after ``terraform apply`` — the same deployed
 state the runner uses — so the rules hold for what Terraform builds, not for what a list says.
@@ -25,12 +27,21 @@ class QueueInfo:
 
 
 @dataclass
+class AlarmTopic:
+    kms_key: str  # the topic's KmsMasterKeyId ("" when unencrypted)
+    key_policy: str | None  # None: the key is AWS-managed (alias/aws/...) or unreadable
+    key_rotation: bool
+    topic_policy: str | None
+
+
+@dataclass
 class Inventory:
     queues: dict[str, QueueInfo] = field(default_factory=dict)
     timeouts: dict[str, int] = field(default_factory=dict)  # function -> timeout
     consumers: dict[str, set[str]] = field(default_factory=dict)  # queue ARN -> functions receiving from it
     mappings: list[dict[str, Any]] = field(default_factory=list)  # SQS event source mappings
     alarms: set[tuple[str, str]] = field(default_factory=set)  # (metric, queue or function) with actions
+    alarm_topics: dict[str, AlarmTopic] = field(default_factory=dict)  # topic ARN -> what CloudWatch needs
 
 
 def _statements(document: Any) -> list[dict]:
@@ -51,6 +62,34 @@ def _denies_insecure_transport(policy: str | None) -> bool:
         and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", ["false"])
         for st in _statements(policy)
     )
+
+
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+KEY_ACTIONS_FOR_SNS = {"kms:Decrypt", "kms:GenerateDataKey"}  # what a publisher to an encrypted topic needs
+
+
+def _allows_cloudwatch(policy: str | None, actions: set[str], account: str) -> bool:
+    """An Allow for CloudWatch of every one of ``actions``, only on behalf of ``account``."""
+    granted: set[str] = set()
+    for st in _statements(policy or "{}"):
+        principal = st.get("Principal", {})
+        services = _as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        source = st.get("Condition", {}).get("StringEquals", {}).get("aws:SourceAccount")
+        if st.get("Effect") == "Allow" and CLOUDWATCH in services and _as_list(source) == [account]:
+            granted |= {a.lower() for a in _as_list(st.get("Action", []))}
+    return {a.lower() for a in actions} <= granted
+
+
+def _alarm_topic(client, arn: str) -> AlarmTopic:
+    attributes = client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
+    key = attributes.get("KmsMasterKeyId", "")
+    key_policy, rotation = None, False
+    if key and not key.startswith("alias/aws/"):
+        kms = client("kms")
+        key_id = kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"]
+        key_policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+        rotation = kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
+    return AlarmTopic(key, key_policy, rotation, attributes.get("Policy"))
 
 
 def read_inventory(client) -> Inventory:
@@ -90,6 +129,9 @@ def read_inventory(client) -> Inventory:
             if alarm.get("AlarmActions"):
                 for d in alarm.get("Dimensions", []):
                     inv.alarms.add((alarm["MetricName"], d["Value"]))
+            for action in alarm.get("AlarmActions", []):
+                if action.startswith("arn:aws:sns:") and action not in inv.alarm_topics:
+                    inv.alarm_topics[action] = _alarm_topic(client, action)
     for page in lam.get_paginator("list_event_source_mappings").paginate():
         for m in page["EventSourceMappings"]:
             if m["EventSourceArn"].startswith("arn:aws:sqs:"):
@@ -130,4 +172,18 @@ def violations(inv: Inventory) -> list[str]:
     for m in inv.mappings:
         if "ReportBatchItemFailures" not in (m.get("FunctionResponseTypes") or []):
             problems.append(f"{m['EventSourceArn']} -> {m['FunctionArn']}: no partial batch responses")
+    for arn, topic in sorted(inv.alarm_topics.items()):
+        account = arn.split(":")[4]
+        if topic.key_policy is None:
+            problems.append(f"{arn}: alarm topic not encrypted with a customer-managed key ({topic.kms_key or 'none'})")
+        elif not _allows_cloudwatch(topic.key_policy, KEY_ACTIONS_FOR_SNS, account):
+            problems.append(
+                f"{arn}: its key's policy does not let CloudWatch use it (kms:Decrypt, kms:GenerateDataKey)"
+            )
+        if topic.key_policy is not None and not topic.key_rotation:
+            problems.append(f"{arn}: its key is not rotated")
+        if not _allows_cloudwatch(topic.topic_policy, {"sns:Publish"}, account):
+            problems.append(f"{arn}: its policy does not let CloudWatch publish")
+        if not _denies_insecure_transport(topic.topic_policy):
+            problems.append(f"{arn}: its policy does not deny plain-HTTP requests")
     return problems

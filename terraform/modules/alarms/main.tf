@@ -1,10 +1,86 @@
 # Alarms as code: every DLQ that holds a message, every queue whose oldest message is too
 # old, every function error and throttle — all to one SNS alarm topic per environment.
+#
+# CloudWatch can publish to an encrypted topic only if the topic's key lets it use the key:
+# alias/aws/sns cannot (its policy is AWS's), so the topic has its own customer-managed key
+# granting cloudwatch.amazonaws.com, and the topic policy allows it to publish — both only
+# for this account's alarms named <name_prefix>-*.
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  alarm_arns = "arn:${data.aws_partition.current.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:${var.name_prefix}-*"
+}
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only; it cannot name another resource.
+  #checkov:skip=CKV_AWS_111:Key administration is delegated to this account's IAM (the AWS default key policy's root statement, actions listed); CloudWatch's use is conditioned on aws:SourceAccount and aws:SourceArn.
+  #checkov:skip=CKV_AWS_109:PutKeyPolicy for the account root keeps the key manageable through IAM (else it is locked); it applies to this key only.
+  # Key administration and use are delegated to this account's IAM policies (the deploy
+  # role); without this statement the key could become unmanageable. Actions listed, no "*".
+  statement {
+    sid    = "AccountAdministersTheKeyThroughIam"
+    effect = "Allow"
+    actions = [
+      "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
+      "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListKeyRotations", "kms:ListResourceTags",
+      "kms:PutKeyPolicy", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
+      "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription", "kms:Encrypt", "kms:Decrypt",
+      "kms:GenerateDataKey",
+    ]
+    resources = ["*"] # in a key policy, "*" is this key
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # What SNS needs from a publisher to an encrypted topic (SNS key management guide,
+  # "compatibility with AWS services"); GenerateDataKey named, not GenerateDataKey*.
+  statement {
+    sid       = "CloudWatchAlarmsPublishToTheTopic"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.alarm_arns]
+    }
+  }
+}
+
+resource "aws_kms_key" "topic" {
+  description             = "${var.name_prefix} alarm topic (CloudWatch may publish)"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.key.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "topic" {
+  name          = "alias/${var.name_prefix}-alarms"
+  target_key_id = aws_kms_key.topic.key_id
+}
+
 module "topic" {
   source = "../topic"
 
-  name = "${var.name_prefix}-alarms"
-  tags = var.tags
+  name               = "${var.name_prefix}-alarms"
+  kms_master_key_id  = aws_kms_key.topic.arn
+  service_publishers = { "cloudwatch.amazonaws.com" = local.alarm_arns }
+  tags               = var.tags
 }
 
 resource "aws_sns_topic_subscription" "email" {

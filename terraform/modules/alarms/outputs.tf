@@ -11,3 +11,8 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.function : a.alarm_name],
   )
 }
+
+output "topic_key_arn" {
+  description = "Customer-managed KMS key of the alarm topic (its policy grants CloudWatch)."
+  value       = aws_kms_key.topic.arn
+}

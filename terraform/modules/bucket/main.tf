@@ -76,6 +76,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Versioning keeps every overwritten or deleted version; a document rewritten per message
+  # would otherwise keep all its versions forever (storage growing with the square of the
+  # message count). Old versions live noncurrent_version_days, then go.
+  rule {
+    id     = "expire-noncurrent-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_days
+    }
+    expiration {
+      expired_object_delete_marker = true
+    }
+  }
+
   dynamic "rule" {
     for_each = var.expire_prefixes
     content {

@@ -26,3 +26,13 @@ variable "expire_prefixes" {
   type        = map(number)
   default     = {}
 }
+
+variable "noncurrent_version_days" {
+  description = "Days an overwritten or deleted object version is kept before it expires (recovery window)."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.noncurrent_version_days >= 1
+    error_message = "S3 needs at least 1 day for noncurrent version expiration."
+  }
+}

@@ -1,9 +1,22 @@
-# An on-demand DynamoDB table with one string hash key, TTL, encryption and PITR.
+# An on-demand DynamoDB table with one string hash key, TTL and encryption; in prod also
+# deletion protection and point-in-time recovery.
+#
+# Which environment this is comes from the root's provider default_tags (Environment), so
+# every table of every pattern module is protected in prod without threading a flag through
+# each module; protect_data overrides it.
+data "aws_default_tags" "current" {}
+
+locals {
+  protect = coalesce(var.protect_data, lookup(data.aws_default_tags.current.tags, "Environment", "") == "prod")
+}
+
 resource "aws_dynamodb_table" "this" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-managed KMS key (aws/dynamodb); a customer-managed key adds key-policy upkeep and cost without narrowing who can read these tables (IAM does).
   name         = var.name
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = var.hash_key
+
+  deletion_protection_enabled = local.protect
 
   attribute {
     name = var.hash_key
@@ -20,7 +33,7 @@ resource "aws_dynamodb_table" "this" {
   }
 
   point_in_time_recovery {
-    enabled = var.point_in_time_recovery
+    enabled = coalesce(var.point_in_time_recovery, local.protect)
   }
 
   tags = var.tags

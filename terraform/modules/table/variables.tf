@@ -13,10 +13,16 @@ variable "ttl_attribute" {
   type        = string
 }
 
-variable "point_in_time_recovery" {
-  description = "Enable point-in-time recovery."
+variable "protect_data" {
+  description = "Deletion protection (and, unless point_in_time_recovery says otherwise, PITR). null = only where the provider's default tag Environment is prod."
   type        = bool
-  default     = true
+  default     = null
+}
+
+variable "point_in_time_recovery" {
+  description = "Enable point-in-time recovery. null = as protect_data decides."
+  type        = bool
+  default     = null
 }
 
 variable "tags" {

@@ -1,11 +1,14 @@
-# An SNS topic encrypted at rest with the AWS-managed SNS key, refusing plain-HTTP requests.
+# An SNS topic encrypted at rest (the AWS-managed SNS key unless a customer-managed key is
+# given), refusing plain-HTTP requests, optionally publishable by AWS services of this account.
+data "aws_caller_identity" "current" {}
+
 resource "aws_sns_topic" "this" {
   name              = var.name
   kms_master_key_id = var.kms_master_key_id
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "tls_only" {
+data "aws_iam_policy_document" "this" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -21,10 +24,41 @@ data "aws_iam_policy_document" "tls_only" {
       values   = ["false"]
     }
   }
+
+  # AWS services (e.g. CloudWatch alarms) have no IAM policy of ours: the topic must allow
+  # them, only on behalf of this account's resources (confused-deputy guard).
+  dynamic "statement" {
+    for_each = var.service_publishers
+    content {
+      sid       = "AllowPublishFrom${replace(title(replace(statement.key, ".", " ")), " ", "")}"
+      effect    = "Allow"
+      actions   = ["SNS:Publish"]
+      resources = [aws_sns_topic.this.arn]
+      principals {
+        type        = "Service"
+        identifiers = [statement.key]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [data.aws_caller_identity.current.account_id]
+      }
+      condition {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = [statement.value]
+      }
+    }
+  }
 }
 
 # Same-account publishers and subscribers are authorised by their IAM policies.
-resource "aws_sns_topic_policy" "tls_only" {
+resource "aws_sns_topic_policy" "this" {
   arn    = aws_sns_topic.this.arn
-  policy = data.aws_iam_policy_document.tls_only.json
+  policy = data.aws_iam_policy_document.this.json
+}
+
+moved {
+  from = aws_sns_topic_policy.tls_only
+  to   = aws_sns_topic_policy.this
 }
