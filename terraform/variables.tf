@@ -53,7 +53,7 @@ variable "sticky" {
     dispatcher_timeout     = optional(number, 30)
     dispatcher_batch_size  = optional(number, 100)
     # docs/sticky.md: batching window (standard queues), burst policy, assignment leases
-    dispatcher_batching_window_seconds = optional(number, 2)
+    dispatcher_batching_window_seconds = optional(number, 5)
     dispatcher_concurrency             = optional(number, 2)
     pool_message_retention_seconds     = optional(number, 345600)
   })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 
 import boto3
@@ -135,3 +136,55 @@ def test_failed_write_fails_the_group_so_a_retry_applies(env, monkeypatch):
     monkeypatch.setattr(s3, "put_object", real_put)
     assert dispatcher.lambda_handler(event, Context()) == {"batchItemFailures": []}
     assert document("u") == [1]
+
+
+def drain_as_the_mapping_would(url: str, batch_size: int) -> None:
+    """The event source mapping (not counted): receive up to ``batch_size``, invoke, delete what succeeded."""
+    sqs = boto3.client("sqs")
+    while True:
+        got: list[dict] = []
+        while len(got) < batch_size:
+            more = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+            if not more:
+                break
+            got += more
+        if not got:
+            return
+        records = [sqs_record(m["Body"], queue="pool") | {"receiptHandle": m["ReceiptHandle"]} for m in got]
+        assert dispatcher.lambda_handler({"Records": records}, Context()) == {"batchItemFailures": []}
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.mark.parametrize("per_call, goal", [(1, 3.0), (50, 1.0)])
+def test_requests_per_message_ingest_plus_dispatch(env, monkeypatch, per_call, goal):
+    """Every AWS request of ingester + dispatchers (the mapping's own polling excluded, as in the bench).
+
+    100 messages of 10 users; ``per_call`` messages per ingest call; drained after ingest in
+    batches of 100 (the mapping's batch size with its batching window).
+    """
+    ingester = load_function("sticky_ingester")
+    ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    ddb.create_table(
+        TableName="assignments",
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    pool = [sqs.create_queue(QueueName=f"pool-{i}")["QueueUrl"] for i in range(4)]
+    monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", "assignments")
+    monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", sqs.create_queue(QueueName="store")["QueueUrl"])
+    monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
+    ingester.take_queue_url(ingester.URL_STORE_QUEUE_URL, pool)  # the store is seeded once per deployment
+    messages = [{"user_id": f"u{u}", "body": {"n": n, "text": "x" * 200}} for n in range(10) for u in range(10)]
+
+    with count_calls() as calls:
+        for start in range(0, len(messages), per_call):
+            ingester.ingest(ingester.parse({"messages": messages[start : start + per_call]}))
+        for url in pool:
+            drain_as_the_mapping_would(url, batch_size=100)
+
+    per_message = len(calls) / len(messages)
+    print(f"per_call={per_call}: {per_message:.2f} requests per message", sorted(Counter(calls).items()))
+    assert per_message <= goal
+    assert all(len(document(f"u{u}")) == 10 for u in range(10))

@@ -244,3 +244,16 @@ def test_fifo_queues_get_the_user_as_message_group(aws):
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"])["Messages"]
     assert {m["Attributes"]["MessageGroupId"] for m in got} == {"u"}
     assert [json.loads(m["Body"])["seq"] for m in got] == [1, 2, 3]
+
+
+def test_new_users_of_one_call_share_one_trip_to_the_url_store(env):
+    ingester.take_queue_url(env["store"], env["pool"])  # seeded
+    users = [f"n{i}" for i in range(6)]
+    with count_calls() as calls:
+        result = ingester.ingest(ingester.parse({"messages": [{"user_id": u, "body": 1} for u in users]}))
+    assert [c for c in calls if c.startswith("sqs.") and c != "sqs.SendMessageBatch"] == [
+        "sqs.ReceiveMessage",
+        "sqs.DeleteMessageBatch",
+    ]
+    assert calls.count("dynamodb.UpdateItem") == 12  # a failed reserve and an assign per new user
+    assert len(set(result.queues.values())) > 1  # spread over the URLs received

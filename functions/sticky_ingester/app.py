@@ -54,15 +54,20 @@ def parse(event: Any) -> IngestRequest:
 
 
 def take_queue_url(store_url: str, pool: list[str], attempts: int = 10) -> str:
-    """Take the next pool queue URL from the URL store and put it back at the end.
+    return take_queue_urls(store_url, pool, 1, attempts)[0]
 
-    The store is seeded lazily with the pool when it is completely empty. A URL not in the
-    current pool (stale) is dropped. The copy is sent back before the original is deleted,
-    so the store is never seen empty once seeded.
+
+def take_queue_urls(store_url: str, pool: list[str], count: int, attempts: int = 10) -> list[str]:
+    """Take the next ``count`` pool queue URLs from the URL store and put them back at the end.
+
+    Three requests whatever ``count`` (receive up to 10, send them back, delete): the URLs
+    received are handed out in turn. The store is seeded lazily with the pool when it is
+    completely empty. A URL not in the current pool (stale) is dropped. The copies are sent
+    back before the originals are deleted, so the store is never seen empty once seeded.
     """
     store = client("sqs")
     for _ in range(attempts):
-        got = store.receive_message(QueueUrl=store_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        got = store.receive_message(QueueUrl=store_url, MaxNumberOfMessages=min(count, 10), WaitTimeSeconds=1)
         messages = got.get("Messages", [])
         if not messages:
             attrs = store.get_queue_attributes(
@@ -72,15 +77,19 @@ def take_queue_url(store_url: str, pool: list[str], attempts: int = 10) -> str:
             if int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 0:
                 seed_store(store_url, pool)
             continue
-        message = messages[0]
-        url = message["Body"]
-        if url in pool:
-            store.send_message(QueueUrl=store_url, MessageBody=url)
-        else:
-            logger.warning("dropping stale queue URL from the store", extra={"queue_url": url})
-        store.delete_message(QueueUrl=store_url, ReceiptHandle=message["ReceiptHandle"])
-        if url in pool:
-            return url
+        urls = [m["Body"] for m in messages if m["Body"] in pool]
+        for stale in {m["Body"] for m in messages} - set(urls):
+            logger.warning("dropping stale queue URL from the store", extra={"queue_url": stale})
+        if urls:
+            sqs.send_batch(
+                lambda entries: store.send_message_batch(QueueUrl=store_url, Entries=entries),
+                [{"Id": str(i), "MessageBody": url} for i, url in enumerate(urls)],
+                what=f"returning URLs to {store_url}",
+            )
+        for failure in sqs.delete(store_url, messages):  # not deleted: a duplicate URL, harmless
+            logger.warning("URL store delete failed", extra={"failure": failure})
+        if urls:
+            return [urls[i % len(urls)] for i in range(count)]
     raise PoolUnavailable(f"no queue URL available from {store_url}")
 
 
@@ -95,15 +104,35 @@ def seed_store(store_url: str, pool: list[str]) -> None:
 
 
 def assign(user_id: str, count: int) -> assignments.Assignment:
-    """Reuse the user's queue (one UpdateItem), or take one from the store; a race loser adopts the winner's."""
-    while True:
-        found = assignments.reserve(ASSIGNMENT_TABLE, user_id, count, POOL_QUEUE_URLS, LEASE_SECONDS)
-        if found is not None:
-            return found
-        queue_url = take_queue_url(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS)
-        created = assignments.assign(ASSIGNMENT_TABLE, user_id, queue_url, count, POOL_QUEUE_URLS, LEASE_SECONDS)
-        if created is not None:
-            return created
+    return assign_all({user_id: count})[user_id]
+
+
+def assign_all(counts: dict[str, int]) -> dict[str, assignments.Assignment]:
+    """Reserve ``counts[user]`` seqs for each user on its queue (one UpdateItem each).
+
+    Users without a usable assignment get queues from the store (three requests for all of
+    them) and one conditional UpdateItem each; a race loser reserves on the winner's queue.
+    """
+    result: dict[str, assignments.Assignment] = {}
+    pending = dict(counts)
+    while pending:
+        missing: dict[str, int] = {}
+        for user_id, count in pending.items():
+            found = assignments.reserve(ASSIGNMENT_TABLE, user_id, count, POOL_QUEUE_URLS, LEASE_SECONDS)
+            if found is not None:
+                result[user_id] = found
+            else:
+                missing[user_id] = count
+        pending = {}
+        if missing:
+            urls = take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, len(missing))
+            for (user_id, count), url in zip(missing.items(), urls, strict=True):
+                created = assignments.assign(ASSIGNMENT_TABLE, user_id, url, count, POOL_QUEUE_URLS, LEASE_SECONDS)
+                if created is not None:
+                    result[user_id] = created
+                else:
+                    pending[user_id] = count
+    return result
 
 
 def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) -> None:
@@ -161,8 +190,9 @@ def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestR
             by_user[message.user_id].append(message)
     queues: dict[str, str] = {}
     by_queue: dict[str, list[StickyMessage]] = defaultdict(list)
+    assigned = assign_all({user_id: len(user_messages) for user_id, user_messages in by_user.items()})
     for user_id, user_messages in by_user.items():
-        assignment = assign(user_id, len(user_messages))
+        assignment = assigned[user_id]
         by_queue[assignment.queue_url].extend(
             StickyMessage(
                 user_id=user_id,

@@ -64,9 +64,9 @@ variable "dispatcher_batch_size" {
 }
 
 variable "dispatcher_batching_window_seconds" {
-  description = "How long a standard-queue mapping gathers records before invoking (FIFO: none)."
+  description = "How long a standard-queue mapping gathers records before invoking (FIFO: none); latency traded for requests."
   type        = number
-  default     = 2
+  default     = 5
   validation {
     condition     = var.dispatcher_batching_window_seconds >= 0 && var.dispatcher_batching_window_seconds <= 300
     error_message = "dispatcher_batching_window_seconds must be 0..300."
