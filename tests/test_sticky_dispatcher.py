@@ -55,6 +55,17 @@ def test_merge_skips_known_message_ids_and_orders_by_seq():
     assert [e.seq for e in doc.entries] == [1, 2, 3]
 
 
+def test_a_resend_applied_before_its_original_takes_the_originals_place():
+    doc = UserDocument(user_id="u")
+    now = datetime.now(UTC)
+    resend = StickyMessage(user_id="u", seq=9, message_id="u-1", body=1)
+    assert dispatcher.merge(doc, [message("u", 2), resend], now) == 2
+    assert [e.message_id for e in doc.entries] == ["u-2", "u-1"]
+    assert dispatcher.merge(doc, [message("u", 1)], now) == 1  # the original, delivered late
+    assert [(e.message_id, e.seq) for e in doc.entries] == [("u-1", 1), ("u-2", 2)]
+    assert dispatcher.merge(doc, [resend], now) == 0
+
+
 def test_a_lost_race_is_retried_on_the_new_etag(env, monkeypatch):
     """Another writer changes the document between our read and our write: nothing is lost."""
     dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])

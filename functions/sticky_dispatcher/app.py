@@ -51,19 +51,27 @@ def document_key(user_id: str) -> str:
 
 
 def merge(document: UserDocument, messages: Sequence[StickyMessage], now: datetime) -> int:
-    """Add messages not yet in the document, keep entries ordered by seq; return how many were added."""
-    present = {e.message_id for e in document.entries}
-    added = 0
+    """Add messages not yet in the document, keep entries ordered by seq; return how many entries changed.
+
+    A message_id keeps its lowest seq: a client resend (a later seq) applied before its
+    original does not move the entry once the original arrives, whatever the order of delivery.
+    """
+    present = {e.message_id: e for e in document.entries}
+    changed = 0
     for m in messages:
-        if m.message_id in present:
+        entry = present.get(m.message_id)
+        if entry is not None:
+            if m.seq < entry.seq:
+                entry.seq = m.seq
+                changed += 1
             continue
-        document.entries.append(
-            DocumentEntry(seq=m.seq, message_id=m.message_id, body=m.body, ingested_at=m.ingested_at, appended_at=now)
+        present[m.message_id] = DocumentEntry(
+            seq=m.seq, message_id=m.message_id, body=m.body, ingested_at=m.ingested_at, appended_at=now
         )
-        present.add(m.message_id)
-        added += 1
+        document.entries.append(present[m.message_id])
+        changed += 1
     document.entries.sort(key=lambda e: e.seq)
-    return added
+    return changed
 
 
 def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessage]) -> int:
