@@ -1,18 +1,24 @@
-"""User -> pool-queue assignments in DynamoDB (sticky-queue pattern).
+"""User -> pool-queue assignments in DynamoDB (sticky-queue pattern): a lease, not a counter.
 
-Item: ``{user_id, queue_url, inflight, seq, expires_at?}``.
+Item: ``{user_id, queue_url, seq, expires_at}``.
 
-* ``inflight`` counts this user's messages sent but not yet applied by the dispatcher.
-* ``seq`` is the user's last assigned sequence number (orders the document).
-* ``expires_at`` is the DynamoDB TTL attribute. It is present only while ``inflight`` is
-  0: every use removes it, and the dispatcher sets it again (now + TTL) when it drains the
-  user's last in-flight message. So an assignment can expire only when none of the user's
-  messages is queued or being processed, and a new queue can never race the old one.
+* ``seq`` is the user's last assigned sequence number (orders the user's document).
+* ``expires_at`` (the table's TTL attribute) is a lease: every ingest that uses the
+  assignment sets it to ``now + lease_seconds``, in the same UpdateItem that reserves the
+  sequence numbers. ``lease_seconds`` is at least the pool queues' message retention, so
+  when a lease runs out none of the messages sent under it can still be in its queue
+  (SQS has applied, dead-lettered or dropped each one). Only then may DynamoDB delete the
+  item and the user get another queue. Nothing is counted in flight, so nothing has to be
+  released: duplicates, resends, failures, failed sends and dead letters cannot leak.
+* An assignment is used only if its queue is still in the pool (``queue_url IN pool``, one
+  condition in the same write); after a pool resize a user on a removed queue is moved to
+  a queue of the new pool, keeping its ``seq``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,94 +26,94 @@ from botocore.exceptions import ClientError
 
 from shared.clients import client
 
+MAX_POOL = 100  # DynamoDB's IN takes at most 100 operands; pool_size is validated <= 100
+
 
 @dataclass(frozen=True)
 class Assignment:
     user_id: str
     queue_url: str
     first_seq: int  # the first of the ``count`` sequence numbers reserved by this call
-    created: bool  # True when this call created the assignment
+    expires_at: int  # the lease: the assignment may be deleted after this (epoch seconds)
+    created: bool  # True when this call (re)assigned the queue
 
 
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
-def reserve(table: str, user_id: str, count: int) -> Assignment | None:
-    """Use an existing assignment: count ``count`` messages in flight and reserve their seqs."""
+def _pool_values(pool: Sequence[str]) -> tuple[str, dict[str, dict[str, str]]]:
+    if not 1 <= len(pool) <= MAX_POOL:
+        raise ValueError(f"pool must have 1..{MAX_POOL} queues, not {len(pool)}")
+    names = [f":p{i}" for i in range(len(pool))]
+    return ", ".join(names), {n: {"S": url} for n, url in zip(names, pool, strict=True)}
+
+
+def _assignment(user_id: str, item: dict[str, Any], count: int, created: bool) -> Assignment:
+    last = int(item["seq"]["N"])
+    return Assignment(user_id, item["queue_url"]["S"], last - count + 1, int(item["expires_at"]["N"]), created)
+
+
+def reserve(
+    table: str, user_id: str, count: int, pool: Sequence[str], lease_seconds: int, now: float | None = None
+) -> Assignment | None:
+    """Use the user's assignment if its queue is in ``pool``: reserve ``count`` seqs, extend the lease.
+
+    One UpdateItem. None when there is no assignment or its queue left the pool.
+    """
+    names, values = _pool_values(pool)
+    expires = int((now if now is not None else time.time()) + lease_seconds)
     try:
         out = client("dynamodb").update_item(
             TableName=table,
             Key={"user_id": {"S": user_id}},
-            UpdateExpression="ADD inflight :n, seq :n REMOVE expires_at",
-            ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":n": {"N": str(count)}},
+            UpdateExpression="SET seq = seq + :n, expires_at = :exp",
+            ConditionExpression=f"queue_url IN ({names})",
+            ExpressionAttributeValues={":n": {"N": str(count)}, ":exp": {"N": str(expires)}, **values},
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
         if _conditional_failed(exc):
             return None
         raise
-    item = out["Attributes"]
-    last = int(item["seq"]["N"])
-    return Assignment(user_id, item["queue_url"]["S"], last - count + 1, created=False)
+    return _assignment(user_id, out["Attributes"], count, created=False)
 
 
-def create(table: str, user_id: str, queue_url: str, count: int) -> Assignment | None:
-    """Create the assignment; None if another ingester won the race (then reserve() again)."""
+def assign(
+    table: str,
+    user_id: str,
+    queue_url: str,
+    count: int,
+    pool: Sequence[str],
+    lease_seconds: int,
+    now: float | None = None,
+) -> Assignment | None:
+    """Point the user at ``queue_url`` unless it has a usable assignment; None if another ingester won.
+
+    Creates the item, or moves a user whose queue left the pool (its ``seq`` carries on).
+    """
+    names, values = _pool_values(pool)
+    expires = int((now if now is not None else time.time()) + lease_seconds)
     try:
-        client("dynamodb").put_item(
+        out = client("dynamodb").update_item(
             TableName=table,
-            Item={
-                "user_id": {"S": user_id},
-                "queue_url": {"S": queue_url},
-                "inflight": {"N": str(count)},
-                "seq": {"N": str(count)},
+            Key={"user_id": {"S": user_id}},
+            UpdateExpression="SET queue_url = :q, seq = if_not_exists(seq, :zero) + :n, expires_at = :exp",
+            ConditionExpression=f"attribute_not_exists(queue_url) OR NOT (queue_url IN ({names}))",
+            ExpressionAttributeValues={
+                ":q": {"S": queue_url},
+                ":zero": {"N": "0"},
+                ":n": {"N": str(count)},
+                ":exp": {"N": str(expires)},
+                **values,
             },
-            ConditionExpression="attribute_not_exists(user_id)",
+            ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
         if _conditional_failed(exc):
             return None
         raise
-    return Assignment(user_id, queue_url, 1, created=True)
-
-
-def release(table: str, user_id: str, count: int, ttl_seconds: int, now: float | None = None) -> int:
-    """Mark ``count`` messages applied; start the TTL once nothing is in flight.
-
-    Returns the remaining in-flight count (0 when there is no assignment: nothing to release,
-    and failing here would only send already-applied messages round again).
-    """
-    ddb = client("dynamodb")
-    try:
-        out = ddb.update_item(
-            TableName=table,
-            Key={"user_id": {"S": user_id}},
-            UpdateExpression="ADD inflight :minus",
-            ConditionExpression="attribute_exists(user_id)",
-            ExpressionAttributeValues={":minus": {"N": str(-count)}},
-            ReturnValues="UPDATED_NEW",
-        )
-    except ClientError as exc:
-        if _conditional_failed(exc):  # no assignment (sent around the ingester, or cleared by hand)
-            return 0
-        raise
-    remaining = int(out["Attributes"]["inflight"]["N"])
-    if remaining <= 0:
-        expires = int((now if now is not None else time.time()) + ttl_seconds)
-        try:
-            ddb.update_item(
-                TableName=table,
-                Key={"user_id": {"S": user_id}},
-                UpdateExpression="SET expires_at = :exp",
-                ConditionExpression="inflight <= :zero",
-                ExpressionAttributeValues={":exp": {"N": str(expires)}, ":zero": {"N": "0"}},
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):  # an ingester took it again meanwhile: keep it
-                raise
-    return remaining
+    return _assignment(user_id, out["Attributes"], count, created=True)
 
 
 def get(table: str, user_id: str) -> dict[str, Any] | None:

@@ -53,8 +53,10 @@ module "sticky_queue" {
   max_receive_count      = var.max_receive_count
   document_bucket_name   = module.documents.name
   document_bucket_arn    = module.documents.arn
-  idempotency_table_name = module.idempotency.name
-  idempotency_table_arn  = module.idempotency.arn
+
+  dispatcher_batching_window_seconds = var.sticky.dispatcher_batching_window_seconds
+  dispatcher_concurrency             = var.sticky.dispatcher_concurrency
+  pool_message_retention_seconds     = var.sticky.pool_message_retention_seconds
 }
 
 # --- pattern 2: cron fan-out ---------------------------------------------------------------

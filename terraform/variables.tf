@@ -67,7 +67,11 @@ variable "sticky" {
     assignment_ttl_seconds = optional(number, 300)
     ingester_timeout       = optional(number, 10)
     dispatcher_timeout     = optional(number, 30)
-    dispatcher_batch_size  = optional(number, 10)
+    dispatcher_batch_size  = optional(number, 100)
+    # docs/sticky.md: batching window (standard queues), burst policy, assignment leases
+    dispatcher_batching_window_seconds = optional(number, 5)
+    dispatcher_concurrency             = optional(number, 2)
+    pool_message_retention_seconds     = optional(number, 345600)
   })
   default = { pool_size = 4 }
   validation {

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from shared import assignments
+from shared import assignments, sqs
 from shared.batch import GroupedBatchProcessor, GroupFailure
 from shared.messages import StickySqsRecord
 
@@ -106,29 +106,92 @@ def table(aws):
     return "t"
 
 
-def test_only_one_create_wins(table):
-    assert assignments.create(table, "u", "q1", 1) is not None
-    assert assignments.create(table, "u", "q2", 1) is None
-    assert assignments.reserve(table, "u", 1).queue_url == "q1"
+POOL = ["q1", "q2"]
 
 
-def test_ttl_only_when_nothing_is_in_flight(table):
-    assignments.create(table, "u", "q", 3)
-    assert assignments.release(table, "u", 2, ttl_seconds=60) == 1
-    assert "expires_at" not in assignments.get(table, "u")
-    assert assignments.release(table, "u", 1, ttl_seconds=60, now=1000.0) == 0
+def test_only_one_assign_wins_and_the_loser_reserves_on_the_winners_queue(table):
+    assert assignments.assign(table, "u", "q1", 1, POOL, 60) is not None
+    assert assignments.assign(table, "u", "q2", 1, POOL, 60) is None
+    got = assignments.reserve(table, "u", 2, POOL, 60)
+    assert (got.queue_url, got.first_seq, got.created) == ("q1", 2, False)
+
+
+def test_every_use_extends_the_lease_and_nothing_is_counted(table):
+    assignments.assign(table, "u", "q1", 3, POOL, 60, now=1000.0)
     assert assignments.get(table, "u")["expires_at"]["N"] == "1060"
-    assignments.reserve(table, "u", 1)  # used again: the TTL is removed
-    assert "expires_at" not in assignments.get(table, "u")
+    assignments.reserve(table, "u", 1, POOL, 60, now=2000.0)
+    item = assignments.get(table, "u")
+    assert item["expires_at"]["N"] == "2060" and item["seq"]["N"] == "4" and "inflight" not in item
 
 
-def test_release_without_an_assignment_is_a_no_op(table):
-    assert assignments.release(table, "nobody", 3, ttl_seconds=60) == 0
-    assert assignments.get(table, "nobody") is None
+def test_reserve_refuses_a_queue_that_left_the_pool_and_assign_moves_it(table):
+    assignments.assign(table, "u", "q9", 5, [*POOL, "q9"], 60)
+    assert assignments.reserve(table, "u", 1, POOL, 60) is None
+    moved = assignments.assign(table, "u", "q2", 1, POOL, 60)
+    assert (moved.queue_url, moved.first_seq) == ("q2", 6)  # seq carries on
+    assert assignments.reserve(table, "u", 1, POOL, 60).queue_url == "q2"
 
 
-def test_expired_but_not_yet_deleted_assignment_is_reused(table):
-    """DynamoDB deletes expired items lazily; reusing one is safe since nothing was in flight."""
-    assignments.create(table, "u", "q", 1)
-    assignments.release(table, "u", 1, ttl_seconds=0, now=time.time() - 100)
-    assert assignments.reserve(table, "u", 1).queue_url == "q"
+def test_an_expired_but_not_yet_deleted_assignment_is_reused(table):
+    """DynamoDB deletes expired items lazily; by then no message sent under the lease is queued."""
+    assignments.assign(table, "u", "q1", 1, POOL, 60, now=time.time() - 1000)
+    assert assignments.reserve(table, "u", 1, POOL, 60).queue_url == "q1"
+
+
+# --- shared/sqs.py: send in batches, retry the refused entries -------------------------------
+
+
+def fake_batch_api(refuse: dict[str, list[str]]):
+    """A SendMessageBatch-shaped call; ``refuse[id]`` lists the codes to answer on successive tries."""
+    calls: list[list[str]] = []
+
+    def call(entries):
+        calls.append([e["Id"] for e in entries])
+        failed = []
+        for e in entries:
+            codes = refuse.get(e["Id"], [])
+            if codes:
+                code = codes.pop(0)
+                failed.append({"Id": e["Id"], "Code": code, "SenderFault": code == "InvalidParameterValue"})
+        return {"Failed": failed}
+
+    return call, calls
+
+
+def entries(n: int, size: int = 1) -> list[dict]:
+    return [{"Id": str(i), "MessageBody": "x" * size} for i in range(n)]
+
+
+def test_send_batch_sends_tens_and_retries_only_the_refused_entries(monkeypatch):
+    monkeypatch.setattr(sqs.time, "sleep", lambda s: None)
+    call, calls = fake_batch_api({"3": ["InternalError"], "11": ["Throttled", "Throttled"]})
+    sqs.send_batch(call, entries(12), what="test")
+    assert calls == [[str(i) for i in range(10)], ["10", "11"], ["3", "11"], ["11"]]
+
+
+def test_send_batch_raises_naming_what_stays_refused_and_never_retries_a_sender_fault(monkeypatch):
+    delays = []
+    monkeypatch.setattr(sqs.time, "sleep", delays.append)
+    call, calls = fake_batch_api({"1": ["InvalidParameterValue"], "2": ["InternalError"] * 9})
+    with pytest.raises(
+        sqs.BatchSendFailed, match=r"2 entries refused: 1 \(InvalidParameterValue\), 2 \(InternalError\)"
+    ):
+        sqs.send_batch(call, entries(3), what="test", attempts=3)
+    assert calls == [["0", "1", "2"], ["2"], ["2"]]  # bounded: 3 passes, backoff between them
+    assert delays == [sqs.BASE_DELAY_SECONDS, 2 * sqs.BASE_DELAY_SECONDS]
+
+
+def test_batches_are_packed_by_bytes_too():
+    call, calls = fake_batch_api({})
+    sqs.send_batch(call, entries(6, size=400_000), what="test", max_bytes=sqs.MAX_BATCH_BYTES)
+    assert calls == [["0", "1"], ["2", "3"], ["4", "5"]]  # 2 x 400 KB per 1 MiB batch
+
+
+def test_send_batch_works_with_sns_publish_batch(aws):
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sqs.send_batch(
+        lambda e: sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=e),
+        [{"Id": str(i), "Message": str(i)} for i in range(23)],
+        what="PublishBatch",
+    )

@@ -1,21 +1,21 @@
-"""Unit tests of the dispatcher: grouping, conditional writes, idempotency, partial failures."""
+"""Unit tests of the dispatcher: grouping, conditional writes, exactly-once by message_id, partial failures."""
 
 from __future__ import annotations
 
 import json
-import time
+from collections import Counter
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 
-from shared import assignments
 from shared.messages import StickyMessage, UserDocument
 from tests.conftest import load_function
 from tests.helpers import sqs_record
+from tests.test_sticky_ingester import count_calls
 
 dispatcher = load_function("sticky_dispatcher")
-BUCKET, TABLE, IDEMPOTENCY = "docs", "assignments", "idempotency"
+BUCKET = "docs"
 
 
 class Context:
@@ -30,21 +30,8 @@ class Context:
 
 @pytest.fixture
 def env(aws, monkeypatch):
-    ddb = boto3.client("dynamodb")
-    for name, key in ((TABLE, "user_id"), (IDEMPOTENCY, "id")):
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
     monkeypatch.setattr(dispatcher, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(dispatcher, "ASSIGNMENT_TABLE", TABLE)
-    dispatcher.persistence_layer.cache_clear()
-    yield
-    dispatcher.persistence_layer.cache_clear()
 
 
 def message(user: str, seq: int, body=None) -> StickyMessage:
@@ -66,6 +53,17 @@ def test_merge_skips_known_message_ids_and_orders_by_seq():
     assert dispatcher.merge(doc, [message("u", 3), message("u", 1)], now) == 2
     assert dispatcher.merge(doc, [message("u", 2), message("u", 1)], now) == 1
     assert [e.seq for e in doc.entries] == [1, 2, 3]
+
+
+def test_a_resend_applied_before_its_original_takes_the_originals_place():
+    doc = UserDocument(user_id="u")
+    now = datetime.now(UTC)
+    resend = StickyMessage(user_id="u", seq=9, message_id="u-1", body=1)
+    assert dispatcher.merge(doc, [message("u", 2), resend], now) == 2
+    assert [e.message_id for e in doc.entries] == ["u-2", "u-1"]
+    assert dispatcher.merge(doc, [message("u", 1)], now) == 1  # the original, delivered late
+    assert [(e.message_id, e.seq) for e in doc.entries] == [("u-1", 1), ("u-2", 2)]
+    assert dispatcher.merge(doc, [resend], now) == 0
 
 
 def test_a_lost_race_is_retried_on_the_new_etag(env, monkeypatch):
@@ -105,37 +103,37 @@ def test_first_write_is_conditional_on_absence(env, monkeypatch):
 
 
 def test_batch_groups_by_user_and_fails_only_invalid_records(env, monkeypatch):
-    for user in ("a", "b"):
-        assignments.create(TABLE, user, "q", 3)
-    puts = []
-    s3 = dispatcher.client("s3")
-    real_put = s3.put_object
-    monkeypatch.setattr(s3, "put_object", lambda **kw: puts.append(kw["Key"]) or real_put(**kw))
     bad = record(json.dumps({"user_id": "a", "seq": "x"}))
     records = [record(message(u, s).model_dump_json()) for s in (1, 2, 3) for u in ("a", "b")]
     event = {"Records": records[:2] + [bad] + records[2:]}
 
-    response = dispatcher.lambda_handler(event, Context())
+    with count_calls() as calls:
+        response = dispatcher.lambda_handler(event, Context())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
-    assert sorted(puts) == ["users/a.json", "users/b.json"]  # one write per user per batch
+    # per user per batch: one read and one conditional write; no DynamoDB, no idempotency records
+    assert sorted(calls) == ["s3.GetObject"] * 2 + ["s3.PutObject"] * 2
     assert document("a") == [1, 2, 3] and document("b") == [1, 2, 3]
-    for user in ("a", "b"):
-        item = assignments.get(TABLE, user)
-        assert item["inflight"]["N"] == "0" and int(item["expires_at"]["N"]) > time.time()
 
 
-def test_redelivered_messages_are_applied_once(env):
-    assignments.create(TABLE, "u", "q", 2)
+def test_a_message_id_twice_in_one_batch_is_applied_once_and_the_rest_succeeds(env):
+    twice = message("u", 2)
+    again = StickyMessage(user_id="u", seq=3, message_id=twice.message_id, body="resent")  # a client resend
+    records = [record(m.model_dump_json()) for m in (message("u", 1), twice, twice, again, message("u", 4))]
+    assert dispatcher.lambda_handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    assert document("u") == [1, 2, 4]
+
+
+def test_redelivered_messages_are_applied_once_and_cost_no_write(env):
     event = {"Records": [record(message("u", 1).model_dump_json()), record(message("u", 2).model_dump_json())]}
     dispatcher.lambda_handler(event, Context())
-    dispatcher.lambda_handler(event, Context())  # at-least-once delivery: the same messages again
+    with count_calls() as calls:
+        assert dispatcher.lambda_handler(event, Context()) == {"batchItemFailures": []}  # at-least-once delivery
     assert document("u") == [1, 2]
-    assert assignments.get(TABLE, "u")["inflight"]["N"] == "0"  # released once, not twice
+    assert calls == ["s3.GetObject"]  # already in the document: nothing to write
 
 
-def test_failed_write_releases_claims_so_a_retry_applies(env, monkeypatch):
-    assignments.create(TABLE, "u", "q", 1)
+def test_failed_write_fails_the_group_so_a_retry_applies(env, monkeypatch):
     event = {"Records": [record(message("u", 1).model_dump_json())]}
     s3 = dispatcher.client("s3")
     real_put = s3.put_object
@@ -149,3 +147,55 @@ def test_failed_write_releases_claims_so_a_retry_applies(env, monkeypatch):
     monkeypatch.setattr(s3, "put_object", real_put)
     assert dispatcher.lambda_handler(event, Context()) == {"batchItemFailures": []}
     assert document("u") == [1]
+
+
+def drain_as_the_mapping_would(url: str, batch_size: int) -> None:
+    """The event source mapping (not counted): receive up to ``batch_size``, invoke, delete what succeeded."""
+    sqs = boto3.client("sqs")
+    while True:
+        got: list[dict] = []
+        while len(got) < batch_size:
+            more = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+            if not more:
+                break
+            got += more
+        if not got:
+            return
+        records = [sqs_record(m["Body"], queue="pool") | {"receiptHandle": m["ReceiptHandle"]} for m in got]
+        assert dispatcher.lambda_handler({"Records": records}, Context()) == {"batchItemFailures": []}
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.mark.parametrize("per_call, goal", [(1, 3.0), (50, 1.0)])
+def test_requests_per_message_ingest_plus_dispatch(env, monkeypatch, per_call, goal):
+    """Every AWS request of ingester + dispatchers (the mapping's own polling excluded, as in the bench).
+
+    100 messages of 10 users; ``per_call`` messages per ingest call; drained after ingest in
+    batches of 100 (the mapping's batch size with its batching window).
+    """
+    ingester = load_function("sticky_ingester")
+    ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    ddb.create_table(
+        TableName="assignments",
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    pool = [sqs.create_queue(QueueName=f"pool-{i}")["QueueUrl"] for i in range(4)]
+    monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", "assignments")
+    monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", sqs.create_queue(QueueName="store")["QueueUrl"])
+    monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
+    ingester.take_queue_url(ingester.URL_STORE_QUEUE_URL, pool)  # the store is seeded once per deployment
+    messages = [{"user_id": f"u{u}", "body": {"n": n, "text": "x" * 200}} for n in range(10) for u in range(10)]
+
+    with count_calls() as calls:
+        for start in range(0, len(messages), per_call):
+            ingester.ingest(ingester.parse({"messages": messages[start : start + per_call]}))
+        for url in pool:
+            drain_as_the_mapping_would(url, batch_size=100)
+
+    per_message = len(calls) / len(messages)
+    print(f"per_call={per_call}: {per_message:.2f} requests per message", sorted(Counter(calls).items()))
+    assert per_message <= goal
+    assert all(len(document(f"u{u}")) == 10 for u in range(10))

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
 
 from shared import assignments
 from tests.conftest import load_function
+from tests.helpers import Context
 
 ingester = load_function("sticky_ingester")
 TABLE = "assignments"
+
+
+@contextmanager
+def count_calls(services: tuple[str, ...] = ("sqs", "dynamodb", "s3", "sns")) -> Iterator[list[str]]:
+    """Every AWS request the process-wide clients make, as ``service.Operation``."""
+    calls: list[str] = []
+
+    def hook(model, **kwargs):
+        calls.append(f"{model.service_model.endpoint_prefix}.{model.name}")
+
+    for service in services:
+        ingester.client(service).meta.events.register("before-call", hook)
+    try:
+        yield calls
+    finally:
+        for service in services:
+            ingester.client(service).meta.events.unregister("before-call", hook)
 
 
 @pytest.fixture
@@ -85,24 +106,120 @@ def test_a_user_keeps_its_queue_and_gets_consecutive_seqs(env):
     assert second.queue_url == first.queue_url
     assert (first.first_seq, second.first_seq) == (1, 4)
     item = assignments.get(TABLE, "u1")
-    assert item["inflight"]["N"] == "5" and "expires_at" not in item
+    # a lease, extended by every use; nothing is counted in flight, so nothing can leak
+    assert set(item) == {"user_id", "queue_url", "seq", "expires_at"}
+    assert abs(int(item["expires_at"]["N"]) - (time.time() + ingester.LEASE_SECONDS)) < 5
 
 
 def test_race_loser_adopts_the_winners_queue(env, monkeypatch):
-    """Two ingesters miss the assignment at once; the second create fails and reuses the first."""
+    """Two ingesters miss the assignment at once; the second assign fails and reuses the first."""
     real_reserve = assignments.reserve
     calls = {"n": 0}
 
-    def reserve_then_lose(table, user_id, count):
+    def reserve_then_lose(table, user_id, count, pool, lease_seconds):
         calls["n"] += 1
         if calls["n"] == 1:  # our first look: nothing yet; meanwhile another ingester wins
-            assignments.create(table, user_id, env["pool"][2], 1)
+            assignments.assign(table, user_id, env["pool"][2], 1, pool, lease_seconds)
             return None
-        return real_reserve(table, user_id, count)
+        return real_reserve(table, user_id, count, pool, lease_seconds)
 
     monkeypatch.setattr(ingester.assignments, "reserve", reserve_then_lose)
     got = ingester.assign("u9", 1)
     assert got.queue_url == env["pool"][2] and not got.created and got.first_seq == 2
+
+
+def test_a_user_on_a_queue_that_left_the_pool_moves_and_keeps_its_seq(env, monkeypatch):
+    """After a pool resize, no user stays pinned to a queue that no longer exists."""
+    old_pool = [*env["pool"], "https://sqs/removed"]
+    assignments.assign(TABLE, "u", "https://sqs/removed", 4, old_pool, 60)
+    got = ingester.assign("u", 1)
+    assert got.queue_url in env["pool"] and got.created and got.first_seq == 5
+    assert ingester.assign("u", 1).queue_url == got.queue_url
+
+
+def test_a_message_id_repeated_in_one_request_is_sent_once(env):
+    request = ingester.parse({"messages": [{"user_id": "u", "body": n, "message_id": "same"} for n in range(3)]})
+    result = ingester.ingest(request)
+    sent = drain(env["sqs"], result.queues["u"])
+    assert [(m["message_id"], m["body"], m["seq"]) for m in sent] == [("same", 0, 1)]
+
+
+@pytest.mark.parametrize("position", [0, 1])
+def test_an_oversized_message_rejects_the_whole_request_and_nothing_is_sent(env, position):
+    big = {"user_id": "big", "body": "x" * 262_000, "message_id": "m-big"}  # over 256 KiB with its envelope
+    small = {"user_id": "small", "body": 1, "message_id": "m-small"}
+    messages = [small, small] if position else [big, small]
+    messages[position] = big
+    with count_calls() as calls, pytest.raises(ingester.InvalidIngestRequest, match=rf"messages\.{position}\.body"):
+        ingester.lambda_handler({"messages": messages}, Context("ingester"))
+    assert calls == []  # not one AWS request: nothing reserved, nothing sent
+    assert assignments.get(TABLE, "small") is None
+    assert all(drain(env["sqs"], url) == [] for url in env["pool"])
+
+
+def test_a_message_just_under_the_limit_is_sent_and_batches_stay_under_1_mib(env):
+    """Four ~250 KB messages of one user: every SendMessageBatch carries at most 1 MiB."""
+    sizes = []
+    sqs = ingester.client("sqs")
+    real = sqs.send_message_batch
+
+    def measured(**kwargs):
+        if kwargs["QueueUrl"] in env["pool"]:
+            sizes.append(sum(len(e["MessageBody"].encode()) for e in kwargs["Entries"]))
+        return real(**kwargs)
+
+    sqs.send_message_batch = measured
+    try:
+        body = "y" * 250_000
+        event = {"messages": [{"user_id": "u", "body": body, "message_id": f"m{i}"} for i in range(5)]}
+        ingester.lambda_handler(event, Context("ingester"))
+    finally:
+        del sqs.send_message_batch
+    assert len(sizes) == 2 and max(sizes) <= 1_048_576 and sum(sizes) > 1_048_576
+    assert len(drain(env["sqs"], assignments.get(TABLE, "u")["queue_url"]["S"])) == 5
+
+
+def test_one_message_per_call_costs_two_requests_for_a_known_user(env):
+    ingester.ingest(ingester.parse({"user_id": "u", "body": 0}))
+    with count_calls() as calls:
+        for n in range(1, 6):
+            ingester.ingest(ingester.parse({"user_id": "u", "body": n}))
+    assert calls == ["dynamodb.UpdateItem", "sqs.SendMessageBatch"] * 5
+
+
+def test_a_batched_call_costs_one_write_per_user_and_one_send_per_queue_chunk(env):
+    users = [f"u{i}" for i in range(5)]
+    ingester.ingest(ingester.parse({"messages": [{"user_id": u, "body": 0} for u in users]}))
+    request = ingester.parse({"messages": [{"user_id": u, "body": n} for n in range(10) for u in users]})
+    queues = {assignments.get(TABLE, u)["queue_url"]["S"] for u in users}
+    with count_calls() as calls:
+        ingester.ingest(request)
+    assert calls.count("dynamodb.UpdateItem") == 5
+    # 50 messages on <= 3 queues: a queue with k users gets ceil(10k / 10) = k sends at most
+    assert calls.count("sqs.SendMessageBatch") <= 5 and len(calls) <= 10  # <= 0.2 requests per message
+    assert len(queues) >= 2
+
+
+def test_a_send_that_fails_after_the_reserve_names_the_entries_and_leaks_nothing(env, monkeypatch):
+    ingester.assign("u", 1)  # the user has its queue (the store is seeded) before SQS starts refusing
+    sqs = ingester.client("sqs")
+    real = sqs.send_message_batch
+
+    def refused(**kwargs):
+        return {
+            "Successful": [],
+            "Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in kwargs["Entries"]],
+        }
+
+    monkeypatch.setattr(sqs, "send_message_batch", refused)
+    monkeypatch.setattr(ingester.sqs.time, "sleep", lambda s: None)
+    with pytest.raises(ingester.sqs.BatchSendFailed, match=r"2 entries refused: 0 \(InternalError"):
+        ingester.ingest(ingester.parse({"messages": [{"user_id": "u", "body": 1}, {"user_id": "u", "body": 2}]}))
+    monkeypatch.setattr(sqs, "send_message_batch", real)
+    item = assignments.get(TABLE, "u")
+    assert "inflight" not in item  # nothing was counted, so nothing is left to release
+    ingester.ingest(ingester.parse({"user_id": "u", "body": 3, "message_id": "later"}))
+    assert [m["seq"] for m in drain(env["sqs"], item["queue_url"]["S"])] == [4]  # a seq gap, harmless
 
 
 def test_ingest_sends_each_users_messages_in_order_to_its_queue(env):
@@ -127,3 +244,16 @@ def test_fifo_queues_get_the_user_as_message_group(aws):
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"])["Messages"]
     assert {m["Attributes"]["MessageGroupId"] for m in got} == {"u"}
     assert [json.loads(m["Body"])["seq"] for m in got] == [1, 2, 3]
+
+
+def test_new_users_of_one_call_share_one_trip_to_the_url_store(env):
+    ingester.take_queue_url(env["store"], env["pool"])  # seeded
+    users = [f"n{i}" for i in range(6)]
+    with count_calls() as calls:
+        result = ingester.ingest(ingester.parse({"messages": [{"user_id": u, "body": 1} for u in users]}))
+    assert [c for c in calls if c.startswith("sqs.") and c != "sqs.SendMessageBatch"] == [
+        "sqs.ReceiveMessage",
+        "sqs.DeleteMessageBatch",
+    ]
+    assert calls.count("dynamodb.UpdateItem") == 12  # a failed reserve and an assign per new user
+    assert len(set(result.queues.values())) > 1  # spread over the URLs received

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared import sqs
 from shared.clients import client
 from shared.messages import FanoutTick
 
@@ -42,25 +43,17 @@ def workers_needed(depth: int, cap: int, per_worker: int = MESSAGES_PER_WORKER) 
     return min(math.ceil(max(depth, 0) / per_worker), cap)
 
 
-def publish_ticks(topic_arn: str, tick_id: str, count: int, attempts: int = 3) -> int:
-    """Publish ``count`` FanoutTicks, 10 per PublishBatch; failed entries are retried."""
+def publish_ticks(topic_arn: str, tick_id: str, count: int) -> int:
+    """Publish ``count`` FanoutTicks, 10 per PublishBatch; refused entries are retried (shared/sqs.py)."""
     sns = client("sns")
-    pending = [FanoutTick(tick_id=tick_id, index=i, of=count) for i in range(count)]
-    for _ in range(attempts):
-        failed: list[FanoutTick] = []
-        for start in range(0, len(pending), 10):
-            chunk = pending[start : start + 10]
-            out = sns.publish_batch(
-                TopicArn=topic_arn,
-                PublishBatchRequestEntries=[{"Id": str(t.index), "Message": t.model_dump_json()} for t in chunk],
-            )
-            failed_ids = {f["Id"] for f in out.get("Failed", [])}
-            failed.extend(t for t in chunk if str(t.index) in failed_ids)
-        if not failed:
-            return count
-        logger.warning("retrying ticks SNS refused", extra={"count": len(failed)})
-        pending = failed
-    raise PublishFailed(f"{len(pending)} of {count} ticks could not be published")
+    ticks = [FanoutTick(tick_id=tick_id, index=i, of=count) for i in range(count)]
+    failed = sqs.send_in_batches(
+        lambda entries: sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries),
+        [{"Id": str(t.index), "Message": t.model_dump_json()} for t in ticks],
+    )
+    if failed:
+        raise PublishFailed(str(sqs.BatchSendFailed(f"PublishBatch to {topic_arn}", failed)))
+    return count
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -52,19 +52,26 @@ def item_for(message_id: str, item: WorkItem, tick_id: str) -> dict:
 
 
 def write_items(table: str, items: dict[str, dict]) -> set[str]:
-    """BatchWriteItem ``items`` (message id -> item); returns the ids that were written."""
+    """BatchWriteItem ``items`` (message id -> item), 25 per call, retrying unprocessed ones
+    (shared/sqs.py); returns the ids that were written."""
     ddb = client("dynamodb")
-    pending = {mid: {"PutRequest": {"Item": item}} for mid, item in items.items()}
-    for attempt in range(WRITE_ATTEMPTS):
-        if not pending:
-            break
-        out = ddb.batch_write_item(RequestItems={table: list(pending.values())})
+
+    def message_id(request: dict) -> str:
+        return str(request["PutRequest"]["Item"]["message_id"]["S"])
+
+    def unprocessed(out: dict) -> dict[str, sqs.EntryFailure]:
         left = out.get("UnprocessedItems", {}).get(table, [])
-        unprocessed = {r["PutRequest"]["Item"]["message_id"]["S"] for r in left}
-        pending = {mid: req for mid, req in pending.items() if mid in unprocessed}
-        if pending:
-            time.sleep(0.05 * 2**attempt)
-    return set(items) - set(pending)
+        return {message_id(r): sqs.EntryFailure("unprocessed", retryable=True) for r in left}
+
+    failed = sqs.send_in_batches(
+        lambda requests: ddb.batch_write_item(RequestItems={table: requests}),
+        [{"PutRequest": {"Item": item}} for item in items.values()],
+        entry_id=message_id,
+        failures=unprocessed,
+        size=25,
+        attempts=WRITE_ATTEMPTS,
+    )
+    return set(items) - set(failed)
 
 
 def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int = WAIT_SECONDS) -> DrainResult:

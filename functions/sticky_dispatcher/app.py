@@ -1,11 +1,11 @@
 """Sticky-queue dispatcher: append each user's messages to ``users/<user_id>.json`` in S3.
 
-One dispatcher per pool queue, reserved concurrency 1. Records of one batch are grouped by
-user so each user's document is read and written once per batch. The write is conditional
-on the ETag read (or on the object not existing), so even an unexpected second writer
-cannot lose an update: the loser re-reads and merges. Entries are de-duplicated by
-``message_id`` and kept sorted by the ingest sequence number, and each message is applied
-once through the idempotency table.
+One dispatcher per pool queue (at most 2 concurrent invocations: see docs/sticky.md).
+Records of one batch are grouped by user so each user's document is read once and written
+at most once per batch. The write is conditional on the ETag read (or on the object not
+existing), so a second writer cannot lose an update: the loser re-reads and merges.
+Entries are de-duplicated by ``message_id`` and kept sorted by the ingest sequence number:
+the document itself is the exactly-once record (no per-message idempotency records).
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from shared import assignments
 from shared.batch import GroupedBatchProcessor
 from shared.clients import client
-from shared.idempotency import apply_once, persistence_layer
 from shared.messages import DocumentEntry, StickyMessage, StickySqsRecord, UserDocument
 
 logger = Logger()
@@ -32,8 +30,6 @@ metrics = Metrics()
 tracer = Tracer()
 
 DOCUMENT_BUCKET = os.environ.get("DOCUMENT_BUCKET", "")
-ASSIGNMENT_TABLE = os.environ.get("ASSIGNMENT_TABLE", "")
-ASSIGNMENT_TTL_SECONDS = int(os.environ.get("ASSIGNMENT_TTL_SECONDS", "300"))
 FIFO = os.environ.get("QUEUE_TYPE", "standard") == "fifo"
 WRITE_ATTEMPTS = 8
 
@@ -55,19 +51,27 @@ def document_key(user_id: str) -> str:
 
 
 def merge(document: UserDocument, messages: Sequence[StickyMessage], now: datetime) -> int:
-    """Add messages not yet in the document, keep entries ordered by seq; return how many were added."""
-    present = {e.message_id for e in document.entries}
-    added = 0
+    """Add messages not yet in the document, keep entries ordered by seq; return how many entries changed.
+
+    A message_id keeps its lowest seq: a client resend (a later seq) applied before its
+    original does not move the entry once the original arrives, whatever the order of delivery.
+    """
+    present = {e.message_id: e for e in document.entries}
+    changed = 0
     for m in messages:
-        if m.message_id in present:
+        entry = present.get(m.message_id)
+        if entry is not None:
+            if m.seq < entry.seq:
+                entry.seq = m.seq
+                changed += 1
             continue
-        document.entries.append(
-            DocumentEntry(seq=m.seq, message_id=m.message_id, body=m.body, ingested_at=m.ingested_at, appended_at=now)
+        present[m.message_id] = DocumentEntry(
+            seq=m.seq, message_id=m.message_id, body=m.body, ingested_at=m.ingested_at, appended_at=now
         )
-        present.add(m.message_id)
-        added += 1
+        document.entries.append(present[m.message_id])
+        changed += 1
     document.entries.sort(key=lambda e: e.seq)
-    return added
+    return changed
 
 
 def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessage]) -> int:
@@ -102,28 +106,33 @@ def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessa
     raise ConcurrentWrite(f"gave up writing {key} after {WRITE_ATTEMPTS} conflicting attempts")
 
 
-def apply_user_messages(records: Sequence[StickySqsRecord], remaining_ms: int | None = None) -> int:
-    """Group handler: apply one user's messages once, then release their in-flight count."""
-    messages = [r.body for r in records]
+def unique_by_message_id(messages: Sequence[StickyMessage]) -> list[StickyMessage]:
+    """One message per message_id (the lowest seq wins), in seq order."""
+    first: dict[str, StickyMessage] = {}
+    for m in sorted(messages, key=lambda m: m.seq):
+        first.setdefault(m.message_id, m)
+    return list(first.values())
+
+
+def apply_user_messages(records: Sequence[StickySqsRecord]) -> int:
+    """Group handler: append one user's messages to its document; returns how many were new.
+
+    The document is the exactly-once record: an entry per message_id, written only if the
+    document is still the version read (If-Match / If-None-Match). No other record is kept,
+    and nothing is released: the assignment is a lease (shared/assignments.py).
+    """
+    messages = unique_by_message_id([r.body for r in records])
     user_id = messages[0].user_id
     logger.append_keys(
         user_id=user_id,
         message_ids=[m.message_id for m in messages],
         correlation_ids=sorted({m.correlation_id for m in messages if m.correlation_id}),
     )
-    applied, skipped = apply_once(
-        messages,
-        payload=lambda m: {"message_id": f"{m.user_id}:{m.message_id}"},
-        apply=lambda todo: append_to_document(DOCUMENT_BUCKET, user_id, todo),
-        layer=persistence_layer(),
-        remaining_ms=remaining_ms,
-    )
-    if applied:
-        assignments.release(ASSIGNMENT_TABLE, user_id, len(applied), ASSIGNMENT_TTL_SECONDS)
-    metrics.add_metric(name="MessagesAppended", unit=MetricUnit.Count, value=len(applied))
-    if skipped:
-        logger.info("skipped already-applied messages", extra={"user_id": user_id, "count": len(skipped)})
-    return len(applied)
+    added = append_to_document(DOCUMENT_BUCKET, user_id, messages)
+    metrics.add_metric(name="MessagesAppended", unit=MetricUnit.Count, value=added)
+    if added < len(records):
+        logger.info("skipped already-applied messages", extra={"count": len(records) - added})
+    return added
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -132,7 +141,7 @@ def apply_user_messages(records: Sequence[StickySqsRecord], remaining_ms: int | 
 def lambda_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event,
-        record_handler=lambda group: apply_user_messages(group, context.get_remaining_time_in_millis()),
+        record_handler=apply_user_messages,
         processor=processor,
         context=context,
     )

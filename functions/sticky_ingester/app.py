@@ -1,15 +1,16 @@
 """Sticky-queue ingester: route each user's messages to the one pool queue assigned to it.
 
 Input: ``{"messages": [{"user_id", "body", "message_id"?}, ...]}`` or one such message.
-Invalid input raises InvalidIngestRequest (nothing is sent). See shared/assignments.py for
-why an assignment cannot change while a user still has messages in flight.
+Invalid input (a field, or a message too large for its queue) raises InvalidIngestRequest
+naming the field, before anything is reserved or sent. See shared/assignments.py for why an
+assignment cannot change while a user may still have messages queued (the lease), and
+docs/sticky.md for the whole design.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -18,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared import assignments
+from shared import assignments, sqs
 from shared.clients import client
 from shared.messages import IngestMessage, IngestRequest, IngestResult, StickyMessage
 
@@ -29,6 +30,10 @@ tracer = Tracer()
 ASSIGNMENT_TABLE = os.environ.get("ASSIGNMENT_TABLE", "")
 URL_STORE_QUEUE_URL = os.environ.get("URL_STORE_QUEUE_URL", "")
 POOL_QUEUE_URLS = [u for u in os.environ.get("POOL_QUEUE_URLS", "").split(",") if u]
+# At least the pool queues' message retention: see shared/assignments.py.
+LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", str(4 * 24 * 3600 + 300)))
+MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "262144"))  # the pool queues' MaximumMessageSize
+MAX_SEQ = 2**63 - 1  # the longest seq a message can carry (DynamoDB numbers fit far more)
 
 
 class InvalidIngestRequest(ValueError):
@@ -49,103 +54,159 @@ def parse(event: Any) -> IngestRequest:
 
 
 def take_queue_url(store_url: str, pool: list[str], attempts: int = 10) -> str:
-    """Take the next pool queue URL from the URL store and put it back at the end.
+    return take_queue_urls(store_url, pool, 1, attempts)[0]
 
-    The store is seeded lazily with the pool when it is completely empty. A URL not in the
-    current pool (stale) is dropped. The copy is sent back before the original is deleted,
-    so the store is never seen empty once seeded.
+
+def take_queue_urls(store_url: str, pool: list[str], count: int, attempts: int = 10) -> list[str]:
+    """Take the next ``count`` pool queue URLs from the URL store and put them back at the end.
+
+    Three requests whatever ``count`` (receive up to 10, send them back, delete): the URLs
+    received are handed out in turn. The store is seeded lazily with the pool when it is
+    completely empty. A URL not in the current pool (stale) is dropped. The copies are sent
+    back before the originals are deleted, so the store is never seen empty once seeded.
     """
-    sqs = client("sqs")
+    store = client("sqs")
     for _ in range(attempts):
-        got = sqs.receive_message(QueueUrl=store_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        got = store.receive_message(QueueUrl=store_url, MaxNumberOfMessages=min(count, 10), WaitTimeSeconds=1)
         messages = got.get("Messages", [])
         if not messages:
-            attrs = sqs.get_queue_attributes(
+            attrs = store.get_queue_attributes(
                 QueueUrl=store_url,
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
             if int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 0:
                 seed_store(store_url, pool)
             continue
-        message = messages[0]
-        url = message["Body"]
-        if url in pool:
-            sqs.send_message(QueueUrl=store_url, MessageBody=url)
-        else:
-            logger.warning("dropping stale queue URL from the store", extra={"queue_url": url})
-        sqs.delete_message(QueueUrl=store_url, ReceiptHandle=message["ReceiptHandle"])
-        if url in pool:
-            return url
+        urls = [m["Body"] for m in messages if m["Body"] in pool]
+        for stale in {m["Body"] for m in messages} - set(urls):
+            logger.warning("dropping stale queue URL from the store", extra={"queue_url": stale})
+        if urls:
+            sqs.send_batch(
+                lambda entries: store.send_message_batch(QueueUrl=store_url, Entries=entries),
+                [{"Id": str(i), "MessageBody": url} for i, url in enumerate(urls)],
+                what=f"returning URLs to {store_url}",
+            )
+        for failure in sqs.delete(store_url, messages):  # not deleted: a duplicate URL, harmless
+            logger.warning("URL store delete failed", extra={"failure": failure})
+        if urls:
+            return [urls[i % len(urls)] for i in range(count)]
     raise PoolUnavailable(f"no queue URL available from {store_url}")
 
 
 def seed_store(store_url: str, pool: list[str]) -> None:
     logger.info("seeding the URL store", extra={"pool_size": len(pool)})
-    for start in range(0, len(pool), 10):
-        chunk = pool[start : start + 10]
-        client("sqs").send_message_batch(
-            QueueUrl=store_url, Entries=[{"Id": str(i), "MessageBody": url} for i, url in enumerate(chunk)]
-        )
+    store = client("sqs")
+    sqs.send_batch(
+        lambda entries: store.send_message_batch(QueueUrl=store_url, Entries=entries),
+        [{"Id": str(i), "MessageBody": url} for i, url in enumerate(pool)],
+        what=f"seeding {store_url}",
+    )
 
 
 def assign(user_id: str, count: int) -> assignments.Assignment:
-    """Reuse the user's queue, or take one from the store; a race loser adopts the winner's."""
-    while True:
-        found = assignments.reserve(ASSIGNMENT_TABLE, user_id, count)
-        if found is not None:
-            return found
-        created = assignments.create(
-            ASSIGNMENT_TABLE, user_id, take_queue_url(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS), count
+    return assign_all({user_id: count})[user_id]
+
+
+def assign_all(counts: dict[str, int]) -> dict[str, assignments.Assignment]:
+    """Reserve ``counts[user]`` seqs for each user on its queue (one UpdateItem each).
+
+    Users without a usable assignment get queues from the store (three requests for all of
+    them) and one conditional UpdateItem each; a race loser reserves on the winner's queue.
+    """
+    result: dict[str, assignments.Assignment] = {}
+    pending = dict(counts)
+    while pending:
+        missing: dict[str, int] = {}
+        for user_id, count in pending.items():
+            found = assignments.reserve(ASSIGNMENT_TABLE, user_id, count, POOL_QUEUE_URLS, LEASE_SECONDS)
+            if found is not None:
+                result[user_id] = found
+            else:
+                missing[user_id] = count
+        pending = {}
+        if missing:
+            urls = take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, len(missing))
+            for (user_id, count), url in zip(missing.items(), urls, strict=True):
+                created = assignments.assign(ASSIGNMENT_TABLE, user_id, url, count, POOL_QUEUE_URLS, LEASE_SECONDS)
+                if created is not None:
+                    result[user_id] = created
+                else:
+                    pending[user_id] = count
+    return result
+
+
+def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) -> None:
+    """Refuse the whole request if any message, as it would travel on its queue, exceeds ``limit``.
+
+    Measured on the StickyMessage with the longest possible seq, so the real one is never larger.
+    A SendMessageBatch then never exceeds 1 MiB: the sender packs batches by size.
+    """
+    problems = []
+    for i, m in enumerate(request.messages):
+        size = len(
+            StickyMessage(
+                user_id=m.user_id, seq=MAX_SEQ, message_id=m.message_id, body=m.body, correlation_id=correlation_id
+            )
+            .model_dump_json()
+            .encode()
         )
-        if created is not None:
-            return created
+        if size > limit:
+            problems.append(f"messages.{i}.body: message is {size} bytes on the queue, the limit is {limit}")
+    if problems:
+        raise InvalidIngestRequest("invalid ingest request: " + "; ".join(problems))
+
+
+def sqs_entry(i: int, m: StickyMessage, fifo: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"Id": str(i), "MessageBody": m.model_dump_json()}
+    if fifo:
+        entry["MessageGroupId"] = m.user_id
+        entry["MessageDeduplicationId"] = f"{m.user_id}:{m.seq}"
+    return entry
 
 
 def send(queue_url: str, messages: list[StickyMessage]) -> None:
-    """Send in order, 10 per call; entries SQS rejects are retried, then raise."""
+    """Send in order, packed into SendMessageBatch calls (10 entries, 1 MiB); refused entries are retried."""
     fifo = queue_url.endswith(".fifo")
-    sqs = client("sqs")
-    for start in range(0, len(messages), 10):
-        pending = {str(i): m for i, m in enumerate(messages[start : start + 10])}
-        for attempt in range(5):
-            entries = []
-            for entry_id, m in pending.items():
-                entry: dict[str, Any] = {"Id": entry_id, "MessageBody": m.model_dump_json()}
-                if fifo:
-                    entry["MessageGroupId"] = m.user_id
-                    entry["MessageDeduplicationId"] = f"{m.user_id}:{m.seq}"
-                entries.append(entry)
-            out = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            pending = {f["Id"]: pending[f["Id"]] for f in out.get("Failed", [])}
-            if not pending:
-                break
-            time.sleep(0.1 * 2**attempt)
-        if pending:
-            raise RuntimeError(f"SQS refused {len(pending)} message(s) for {queue_url}")
+    sqs_client = client("sqs")
+    sqs.send_batch(
+        lambda entries: sqs_client.send_message_batch(QueueUrl=queue_url, Entries=entries),
+        [sqs_entry(i, m, fifo) for i, m in enumerate(messages)],
+        what=f"SendMessageBatch to {queue_url}",
+        max_bytes=sqs.MAX_BATCH_BYTES,
+    )
 
 
 def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestResult:
+    """Reserve each user's seqs (one write per user), then send each queue's messages together.
+
+    A message_id repeated within the request is sent once. If a send fails after the
+    reserve, nothing needs undoing: the lease holds no count, and a seq gap is harmless.
+    """
     by_user: dict[str, list[IngestMessage]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
     for message in request.messages:
-        by_user[message.user_id].append(message)
+        if (message.user_id, message.message_id) not in seen:
+            seen.add((message.user_id, message.message_id))
+            by_user[message.user_id].append(message)
     queues: dict[str, str] = {}
+    by_queue: dict[str, list[StickyMessage]] = defaultdict(list)
+    assigned = assign_all({user_id: len(user_messages) for user_id, user_messages in by_user.items()})
     for user_id, user_messages in by_user.items():
-        assignment = assign(user_id, len(user_messages))
-        send(
-            assignment.queue_url,
-            [
-                StickyMessage(
-                    user_id=user_id,
-                    seq=assignment.first_seq + i,
-                    message_id=m.message_id,
-                    body=m.body,
-                    correlation_id=correlation_id,
-                )
-                for i, m in enumerate(user_messages)
-            ],
+        assignment = assigned[user_id]
+        by_queue[assignment.queue_url].extend(
+            StickyMessage(
+                user_id=user_id,
+                seq=assignment.first_seq + i,
+                message_id=m.message_id,
+                body=m.body,
+                correlation_id=correlation_id,
+            )
+            for i, m in enumerate(user_messages)
         )
         queues[user_id] = assignment.queue_url
         metrics.add_metric(name="NewAssignments", unit=MetricUnit.Count, value=int(assignment.created))
+    for queue_url, messages in by_queue.items():
+        send(queue_url, messages)
     metrics.add_metric(name="MessagesIngested", unit=MetricUnit.Count, value=len(request.messages))
     return IngestResult(accepted=len(request.messages), queues=queues)
 
@@ -156,6 +217,7 @@ def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestR
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.set_correlation_id(context.aws_request_id)
     request = parse(event)
+    check_sizes(request, context.aws_request_id, MAX_MESSAGE_BYTES)
     result = ingest(request, correlation_id=context.aws_request_id)
     logger.info("ingested", extra={"accepted": result.accepted, "users": len(result.queues)})
     return json.loads(result.model_dump_json())

@@ -9,7 +9,7 @@ sticky = {
   assignment_ttl_seconds = 60
   ingester_timeout       = 10
   dispatcher_timeout     = 10
-  dispatcher_batch_size  = 10
+  dispatcher_batch_size  = 100
 }
 cron_fanout = {
   schedule_expression  = "rate(1 minute)"

@@ -40,6 +40,16 @@ run "standard_pool" {
     condition     = alltrue([for k, d in module.sticky_queue.dispatcher_function_names : d == "qp-local-sticky-dispatcher-${k}"])
     error_message = "dispatchers are named after their pool queue"
   }
+
+  assert {
+    condition     = module.sticky_queue.dispatcher_scaling.batch_size <= 10 || module.sticky_queue.dispatcher_scaling.batching_window_seconds >= 1
+    error_message = "a standard-queue mapping takes more than 10 records only with a batching window"
+  }
+
+  assert {
+    condition     = alltrue([for q in module.sticky_queue.pool_queues : q.visibility_timeout_seconds >= 6 * q.consumer_timeout + module.sticky_queue.dispatcher_scaling.batching_window_seconds])
+    error_message = "pool queue visibility must be at least 6x the dispatcher timeout plus the batching window"
+  }
 }
 
 run "fifo_pool" {
@@ -55,6 +65,11 @@ run "fifo_pool" {
   assert {
     condition     = length(module.sticky_queue.pool_queues) == 2
     error_message = "pool size follows the variable"
+  }
+
+  assert {
+    condition     = module.sticky_queue.dispatcher_scaling.batch_size <= 10 && module.sticky_queue.dispatcher_scaling.batching_window_seconds == 0
+    error_message = "FIFO mappings take at most 10 records and no batching window"
   }
 }
 

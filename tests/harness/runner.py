@@ -7,7 +7,10 @@ batching window, max concurrency, ReportBatchItemFailures). Nothing is listed tw
 * Each function runs in its own worker processes (at most its concurrency), with exactly
   its deployed environment plus the variables the Lambda runtime itself sets.
 * SQS: pollers receive up to ``batch_size`` messages, invoke, then delete what succeeded
-  (all, or all but ``batchItemFailures``). Failed messages are left to their visibility
+  (all, or all but ``batchItemFailures``). A function with reserved concurrency is polled
+  as AWS does (the mapping's maximum concurrency, else five batches at once) and a batch
+  beyond its concurrency is throttled: not invoked, its receive spent, back after the
+  visibility timeout. Failed messages are left to their visibility
   timeout; the emulator moves them to the DLQ after ``maxReceiveCount`` receives.
 * Invoke API (served by the emulator): RequestResponse runs and answers; Event is queued and
   retried twice on error, like Lambda's async invocation.
@@ -42,6 +45,7 @@ from typing import Any
 import boto3
 
 log = logging.getLogger("local-runner")
+AWS_INITIAL_POLLERS = 5  # an SQS mapping starts with five concurrent batches (Lambda developer guide)
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,6 +60,7 @@ class FunctionSpec:
     environment: dict[str, str]
     concurrency: int
     log_group: str
+    reserved: int | None = None  # ReservedConcurrentExecutions: a hard cap, as on AWS
 
 
 @dataclass
@@ -211,6 +216,16 @@ class FunctionPool:
         self.errors = 0
         self.calls: Counter[str] = Counter()  # AWS API calls made by this function's invocations
         self.s3_put_bytes = 0
+        self.throttles = 0
+
+    def try_invoke(self, event: Any) -> InvocationResult | None:
+        """Invoke if a slot is free now; None (a throttle, counted) if the function is at its concurrency."""
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                self.throttles += 1
+            return None
+        self._slots.release()  # a race with another poller blocks briefly instead of throttling
+        return self.invoke(event)
 
     def invoke(self, event: Any) -> InvocationResult:
         with self._slots:
@@ -361,6 +376,7 @@ class LocalLambdaRunner:
                     memory=cfg.get("MemorySize", 128),
                     environment=(cfg.get("Environment") or {}).get("Variables", {}),
                     concurrency=min(concurrency, self.default_concurrency) if not reserved else reserved,
+                    reserved=reserved,
                     log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}",
                 )
         self._discover_schedules()
@@ -403,8 +419,7 @@ class LocalLambdaRunner:
         for mapping in self.mappings:
             if mapping.function not in self.pools:
                 continue
-            pollers = self.pools[mapping.function].spec.concurrency
-            for i in range(pollers):
+            for i in range(self.pollers(mapping)):
                 self._spawn(self._poll_sqs, mapping, name=f"poll-{mapping.function}-{i}")
         return self
 
@@ -422,6 +437,17 @@ class LocalLambdaRunner:
 
     # --- SQS event source mapping ---------------------------------------------------------
 
+    def pollers(self, mapping: SqsMapping) -> int:
+        """Concurrent batches the mapping takes, as AWS: its maximum concurrency, else five to start.
+
+        Only a function with reserved concurrency is capped on AWS; there, batches beyond the
+        cap are throttled (``_poll_sqs``). Others run as many batches as the local pool has slots.
+        """
+        spec = self.pools[mapping.function].spec
+        if spec.reserved:
+            return mapping.maximum_concurrency or AWS_INITIAL_POLLERS
+        return spec.concurrency
+
     def _poll_sqs(self, mapping: SqsMapping) -> None:
         sqs = self.client("sqs")
         pool = self.pools[mapping.function]
@@ -431,7 +457,16 @@ class LocalLambdaRunner:
                 if not messages:
                     continue
                 records = [sqs_event_record(m, mapping.queue_arn, self.region) for m in messages]
-                result = pool.invoke({"Records": records})
+                if pool.spec.reserved:
+                    throttled = pool.try_invoke({"Records": records})
+                    if throttled is None:  # AWS: the batch returns after its visibility timeout, a receive spent
+                        log.warning(
+                            "%s throttled: %d messages left to their visibility timeout", pool.spec.name, len(records)
+                        )
+                        continue
+                    result = throttled
+                else:
+                    result = pool.invoke({"Records": records})
                 if not result.ok:
                     log.warning("%s failed: %s", mapping.function, result.error)
                 done = successful_receipts(records, result, mapping.report_failures)

@@ -1,11 +1,20 @@
 # Pattern 1 — sticky queues.
 #
-#   client ─invoke─▶ ingester ──▶ pool queue i ──▶ dispatcher i (concurrency 1) ──▶ S3 users/<id>.json
+#   client ─invoke─▶ ingester ──▶ pool queue i ──▶ dispatcher i (concurrency 2) ──▶ S3 users/<id>.json
 #                       │  ▲
 #          assignments ◀┘  └── URL store queue (untriggered; hands out pool queue URLs)
+#
+# docs/sticky.md: exactly-once from the document's If-Match writes, assignments as leases,
+# and the burst policy (reserved concurrency = ESM maximum concurrency, so no throttles).
 locals {
   pool = toset([for i in range(var.pool_size) : format("%02d", i)])
   fifo = var.queue_type == "fifo"
+  # FIFO event source mappings take at most 10 records and no batching window.
+  batch_size      = local.fifo ? min(var.dispatcher_batch_size, 10) : var.dispatcher_batch_size
+  batching_window = local.fifo ? 0 : var.dispatcher_batching_window_seconds
+  # An assignment's lease outlives every message sent under it (see shared/assignments.py).
+  lease_seconds    = var.pool_message_retention_seconds + var.assignment_ttl_seconds
+  max_message_size = 262144 # bytes per pool queue message; the ingester refuses larger ones up front
 }
 
 module "url_store" {
@@ -30,7 +39,9 @@ module "pool_queue" {
 
   name                       = "${var.context.name_prefix}-sticky-pool-${each.key}"
   fifo                       = local.fifo
-  visibility_timeout_seconds = 6 * var.dispatcher_timeout
+  visibility_timeout_seconds = 6 * var.dispatcher_timeout + local.batching_window # AWS: >= 6 x timeout + window
+  message_retention_seconds  = var.pool_message_retention_seconds
+  max_message_size           = local.max_message_size
   max_receive_count          = var.max_receive_count
   tags                       = var.context.tags
 }
@@ -53,14 +64,16 @@ module "ingester" {
   folder      = "sticky_ingester"
   timeout     = var.ingester_timeout
   environment = {
-    ASSIGNMENT_TABLE    = module.assignments.name
-    URL_STORE_QUEUE_URL = module.url_store.url
-    POOL_QUEUE_URLS     = join(",", [for k in sort(tolist(local.pool)) : module.pool_queue[k].url])
+    ASSIGNMENT_TABLE         = module.assignments.name
+    ASSIGNMENT_LEASE_SECONDS = tostring(local.lease_seconds)
+    MAX_MESSAGE_BYTES        = tostring(local.max_message_size)
+    URL_STORE_QUEUE_URL      = module.url_store.url
+    POOL_QUEUE_URLS          = join(",", [for k in sort(tolist(local.pool)) : module.pool_queue[k].url])
   }
   policy_statements = {
     assignments = {
       effect    = "Allow"
-      actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
+      actions   = ["dynamodb:UpdateItem"]
       resources = [module.assignments.arn]
     }
     url_store = {
@@ -81,18 +94,18 @@ module "dispatcher" {
   context  = var.context
   for_each = local.pool
 
-  name                 = "sticky-dispatcher-${each.key}"
-  description          = "Appends messages of pool queue ${each.key} to users' documents"
-  service              = "sticky-dispatcher"
-  folder               = "sticky_dispatcher"
-  timeout              = var.dispatcher_timeout
-  reserved_concurrency = 1 # the pattern: one writer per queue, so never two writers per document
+  name        = "sticky-dispatcher-${each.key}"
+  description = "Appends messages of pool queue ${each.key} to users' documents"
+  service     = "sticky-dispatcher"
+  folder      = "sticky_dispatcher"
+  timeout     = var.dispatcher_timeout
+  # Reserved = the mapping's maximum concurrency: the mapping never invokes more than the
+  # function may run, so no batch is throttled and no receive is spent without an invocation
+  # (issue 8 item 13). Two writers per queue are safe: every document write is If-Match.
+  reserved_concurrency = var.dispatcher_concurrency
   environment = {
-    DOCUMENT_BUCKET        = var.document_bucket_name
-    ASSIGNMENT_TABLE       = module.assignments.name
-    ASSIGNMENT_TTL_SECONDS = tostring(var.assignment_ttl_seconds)
-    IDEMPOTENCY_TABLE      = var.idempotency_table_name
-    QUEUE_TYPE             = var.queue_type
+    DOCUMENT_BUCKET = var.document_bucket_name
+    QUEUE_TYPE      = var.queue_type
   }
   policy_statements = {
     documents = {
@@ -105,19 +118,11 @@ module "dispatcher" {
       actions   = ["s3:ListBucket"]
       resources = [var.document_bucket_arn]
     }
-    assignments = {
-      effect    = "Allow"
-      actions   = ["dynamodb:UpdateItem"]
-      resources = [module.assignments.arn]
-    }
-    idempotency = {
-      effect    = "Allow"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-      resources = [var.idempotency_table_arn]
-    }
   }
   sqs_trigger = {
-    queue_arn  = module.pool_queue[each.key].arn
-    batch_size = var.dispatcher_batch_size
+    queue_arn               = module.pool_queue[each.key].arn
+    batch_size              = local.batch_size
+    batching_window_seconds = local.batching_window
+    maximum_concurrency     = var.dispatcher_concurrency
   }
 }

@@ -19,6 +19,16 @@ output "pool_queues" {
   } }
 }
 
+output "dispatcher_scaling" {
+  description = "What each dispatcher's event source mapping uses (docs/sticky.md, burst policy)."
+  value = {
+    batch_size              = local.batch_size
+    batching_window_seconds = local.batching_window
+    maximum_concurrency     = var.dispatcher_concurrency
+    reserved_concurrency    = var.dispatcher_concurrency
+  }
+}
+
 output "url_store_queue_url" {
   description = "The untriggered URL store queue."
   value       = module.url_store.url

@@ -32,8 +32,18 @@ variable "queue_type" {
 }
 
 variable "assignment_ttl_seconds" {
-  description = "How long an idle user keeps its queue after its last message was applied."
+  description = "Grace after the pool queues' retention: a user's lease is retention + this, from its last ingest."
   type        = number
+}
+
+variable "pool_message_retention_seconds" {
+  description = "Pool queue message retention; an assignment's lease is at least this (see shared/assignments.py)."
+  type        = number
+  default     = 345600
+  validation {
+    condition     = var.pool_message_retention_seconds >= 60 && var.pool_message_retention_seconds <= 1209600
+    error_message = "pool_message_retention_seconds must be 60..1209600 (SQS)."
+  }
 }
 
 variable "ingester_timeout" {
@@ -42,13 +52,37 @@ variable "ingester_timeout" {
 }
 
 variable "dispatcher_timeout" {
-  description = "Dispatcher timeout in seconds; pool queue visibility is 6x this."
+  description = "Dispatcher timeout in seconds; pool queue visibility is 6x this plus the batching window."
   type        = number
 }
 
 variable "dispatcher_batch_size" {
-  description = "Records per dispatcher invocation."
+  description = "Most records per dispatcher invocation (FIFO: at most 10 are used)."
   type        = number
+  validation {
+    condition     = var.dispatcher_batch_size >= 1 && var.dispatcher_batch_size <= 10000
+    error_message = "dispatcher_batch_size must be 1..10000 (SQS event source mapping)."
+  }
+}
+
+variable "dispatcher_batching_window_seconds" {
+  description = "How long a standard-queue mapping gathers records before invoking (FIFO: none); latency traded for requests."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.dispatcher_batching_window_seconds >= 0 && var.dispatcher_batching_window_seconds <= 300
+    error_message = "dispatcher_batching_window_seconds must be 0..300."
+  }
+}
+
+variable "dispatcher_concurrency" {
+  description = "Reserved concurrency of each dispatcher, and the maximum concurrency of its mapping (2..1000)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.dispatcher_concurrency >= 2 && var.dispatcher_concurrency <= 1000
+    error_message = "dispatcher_concurrency must be 2..1000 (the mapping's maximum concurrency)."
+  }
 }
 
 variable "max_receive_count" {
@@ -65,14 +99,3 @@ variable "document_bucket_arn" {
   description = "ARN of the document bucket."
   type        = string
 }
-
-variable "idempotency_table_name" {
-  description = "Powertools idempotency table."
-  type        = string
-}
-
-variable "idempotency_table_arn" {
-  description = "ARN of the idempotency table."
-  type        = string
-}
-
