@@ -130,6 +130,13 @@ class PreprocessRequest(_Strict):
     """The preprocessor's input: any JSON object, stored as the workflow's first document."""
 
     document: dict[str, Any] = Field(min_length=1)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Optional client key: a retried request with the same key starts no second workflow "
+        "(it returns the first one's request_id); the same key with another document is refused.",
+    )
 
 
 class ConnectorMessage(_Strict):
