@@ -96,7 +96,8 @@ def import_ms(code: Path, runtime: Path, env: dict[str, str], module: str = "app
     loaded machine wall time mostly measures the other processes."""
     probe = (
         f"import sys,time; sys.path[:0]=[{str(code)!r},{str(runtime)!r}]; "
-        f"t=time.perf_counter(); c=time.process_time(); import {module}; print((time.perf_counter()-t)*1000, (time.process_time()-c)*1000)"
+        f"t=time.perf_counter(); c=time.process_time(); import {module}; "
+        "print((time.perf_counter()-t)*1000, (time.process_time()-c)*1000)"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "POWERTOOLS", "AWS_"))}
     full = {
