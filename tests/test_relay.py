@@ -254,3 +254,15 @@ def test_a_hop_stops_receiving_when_another_batch_as_slow_would_not_fit(env, mon
     result = relay.run_hop(baton, Shrinking("relay"), 10, clock=lambda: time.time() + Clock.now)
     # 10 s: batch 1 (7 s left), batch 2 (4 s left < 2 s margin + 3 s slowest): stop, not time out
     assert result.processed == 20 and Clock.remaining_ms == 4000
+
+
+def test_a_hop_whose_last_long_poll_found_nothing_ends_the_chain_without_asking_the_queue_depth(env, monkeypatch):
+    put_objects(3)
+
+    def depth_not_needed():
+        raise AssertionError("an empty long poll already said the queue is drained")
+
+    monkeypatch.setattr(relay, "messages_remain", depth_not_needed)
+    out = relay.lambda_handler(scheduled_event(), Context("relay"))
+    assert out["outcome"] == "done" and out["processed"] == 3 and env["invoked"] == []
+    assert boto3.client("dynamodb").scan(TableName=LEASES)["Items"] == []

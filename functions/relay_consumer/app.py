@@ -186,7 +186,7 @@ def run_hop(
     if baton.hop > 1 and not lease.take_turn(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
         return HopResult(baton.chain_id, baton.hop, "lease-lost")  # taken by another chain, or a duplicate hop
     result = HopResult(baton.chain_id, baton.hop, "done")
-    slowest_ms = 0.0
+    slowest_ms, received = 0.0, -1
     for _ in range(BATCHES_PER_HOP):
         if context.get_remaining_time_in_millis() < SAFETY_MS + slowest_ms:  # another as slow would not fit
             break
@@ -200,7 +200,7 @@ def run_hop(
         )
         if received == 0:
             break
-    if not messages_remain():
+    if received == 0 or not messages_remain():  # a long poll that found nothing: the queue is drained
         lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)
         return result
     if baton.hop >= MAX_HOPS or clock() - baton.started_at >= CHAIN_BUDGET_SECONDS:
