@@ -269,8 +269,18 @@ def fanout(stack: harness.Stack, run: int) -> list[dict]:
                 for i in range(10)
             ],
         )
-    stack.runner.fire(out["schedule_rule_name"], sync=True)
-    wait(lambda: len(scan(stack.client("dynamodb"), out["items_table_name"], "key", f"bench-r{run}-")) >= FANOUT_ITEMS)
+
+    def stored() -> bool:
+        return len(scan(stack.client("dynamodb"), out["items_table_name"], "key", f"bench-r{run}-")) >= FANOUT_ITEMS
+
+    for _ in range(10):  # the cron ticks again while work is left (the queue depth is approximate)
+        stack.runner.fire(out["schedule_rule_name"], sync=True)
+        try:
+            wait(stored, timeout=20)
+            break
+        except TimeoutError:
+            continue
+    wait(stored, timeout=10)
     used = ours(stack, [out["counter_function_name"], out["worker_function_name"]], marks)
     results = [row("2 cron fan-out", "ours", used, FANOUT_ITEMS, batch_items=FANOUT_ITEMS)]
 
