@@ -1,7 +1,9 @@
-"""boto3 clients created once per process.
+"""AWS clients created once per process.
 
-boto3 honours ``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_<SERVICE>``) natively, so the
-same code talks to AWS, LocalStack or the embedded emulator depending on the environment.
+Made with botocore directly: boto3 adds nothing our code uses (resources, managed transfers)
+and importing it loads s3transfer, a good part of a handler's import time. botocore honours
+``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_<SERVICE>``) natively, so the same code talks to
+AWS, LocalStack or the embedded emulator depending on the environment.
 """
 
 from __future__ import annotations
@@ -9,18 +11,24 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 @functools.cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.cache
 def client(service: str) -> Any:
-    """Return the process-wide boto3 client for ``service``."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    """Return the process-wide client for ``service``."""
+    return _session().create_client(service, config=_CONFIG)
 
 
 def reset() -> None:
     """Forget cached clients (tests switch endpoints/credentials between cases)."""
     client.cache_clear()
+    _session.cache_clear()

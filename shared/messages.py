@@ -6,14 +6,34 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when first used, not when a handler imports this module
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class _Deferred(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class SqsRecordModel(_Deferred):
+    """An SQS record as the event source mapping delivers it (the fields of Powertools' SqsRecordModel
+    that we read). Defined here: importing Powertools' parser models builds every event model it has,
+    which costs a handler more import time than all of its own code."""
+
+    messageId: str  # noqa: N815 (AWS spelling)
+    receiptHandle: str  # noqa: N815
+    body: Any
+    attributes: dict[str, Any]
+    messageAttributes: dict[str, Any]  # noqa: N815
+    md5OfBody: str  # noqa: N815
+    eventSource: Literal["aws:sqs"]  # noqa: N815
+    eventSourceARN: str  # noqa: N815
+    awsRegion: str  # noqa: N815
 
 
 # --- Pattern 1: sticky queue -------------------------------------------------------------
@@ -130,6 +150,13 @@ class PreprocessRequest(_Strict):
     """The preprocessor's input: any JSON object, stored as the workflow's first document."""
 
     document: dict[str, Any] = Field(min_length=1)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Optional client key: a retried request with the same key starts no second workflow "
+        "(it returns the first one's request_id); the same key with another document is refused.",
+    )
 
 
 class ConnectorMessage(_Strict):
@@ -152,11 +179,11 @@ class ServiceResult(_Strict):
     document: dict[str, Any]
 
 
-class _S3Bucket(BaseModel):
+class _S3Bucket(_Deferred):
     name: str
 
 
-class _S3Object(BaseModel):
+class _S3Object(_Deferred):
     key: str = Field(description="URL-encoded, as S3 sends it.")
     size: int | None = None
     eTag: str | None = None  # noqa: N815 (AWS spelling)
@@ -164,32 +191,32 @@ class _S3Object(BaseModel):
     sequencer: str | None = None
 
 
-class _S3Entity(BaseModel):
+class _S3Entity(_Deferred):
     bucket: _S3Bucket
     object: _S3Object
 
 
-class S3EventRecord(BaseModel):
+class S3EventRecord(_Deferred):
     """The fields of an S3 event notification record the relay consumer relies on."""
 
     eventName: str  # noqa: N815
     s3: _S3Entity
 
 
-class S3Notification(BaseModel):
+class S3Notification(_Deferred):
     """Body of an S3 event notification delivered to SQS (extra fields are ignored)."""
 
     Records: list[S3EventRecord] = Field(min_length=1)  # noqa: N815
 
 
-class S3TestEvent(BaseModel):
+class S3TestEvent(_Deferred):
     """What S3 sends once when a notification configuration is saved; carries no object."""
 
     Service: Literal["Amazon S3"]  # noqa: N815
     Event: Literal["s3:TestEvent"]  # noqa: N815
 
 
-class ConnectorNotification(BaseModel):
+class ConnectorNotification(_Deferred):
     """The SNS envelope SQS receives from the connector topic (raw delivery off).
 
     Not Powertools' SnsNotificationModel: its before-validator raises TypeError (not a

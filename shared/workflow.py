@@ -5,25 +5,34 @@ service name). A service reads its input stage, writes its own, publishes a Serv
 to the notifier topic (offloaded to S3 when large) and, if it has a next service, hands
 the request on through the connector topic. The ``service`` message attribute routes
 connector messages: each service queue's subscription filter accepts its own name and "all".
+
+Exactly-once where it matters, without per-message records: a stage's output is a pure
+function of its input document and is written to a key named by (request, stage), so a
+redelivered connector message rewrites the same bytes. Its notification and hand-on are then
+sent again: SNS and SQS are at-least-once anyway, so consumers of the notifier key on
+(request_id, service) — the pair every ServiceResult carries. The notifications of one batch
+go out together with PublishBatch (10 entries and 256 KiB per request at most).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse, PartialItemFailures
 
 from shared import large_payload
 from shared.clients import client
-from shared.idempotency import apply_once, persistence_layer
 from shared.messages import ConnectorMessage, ConnectorSqsRecord, ServiceResult
 
 ROUTE_ATTRIBUTE = "service"
 BROADCAST = "all"
+PUBLISH_BATCH_ENTRIES = 10  # SNS PublishBatch: at most 10 entries ...
+PUBLISH_BATCH_BYTES = 262_144  # ... and 256 KiB of messages and attributes in all
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -50,14 +59,76 @@ def write_document(bucket: str, request_id: str, stage: str, document: dict[str,
     return key
 
 
+def routed(name: str) -> dict[str, dict[str, str]]:
+    """The message attribute that routes a connector message to service ``name`` (or "all")."""
+    return {ROUTE_ATTRIBUTE: {"DataType": "String", "StringValue": name}}
+
+
 def publish_connector(topic_arn: str, request_id: str, source: str, route: str) -> str:
     """Hand ``request_id`` to the service(s) named by ``route`` (or "all")."""
     out = client("sns").publish(
         TopicArn=topic_arn,
         Message=ConnectorMessage(request_id=request_id, source=source).model_dump_json(),
-        MessageAttributes={ROUTE_ATTRIBUTE: {"DataType": "String", "StringValue": route}},
+        MessageAttributes=routed(route),
     )
     return out["MessageId"]
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message for PublishBatch; ``key`` names what it is for (a record's SQS messageId)."""
+
+    key: str
+    message: str
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.message.encode()) + large_payload.attributes_size(self.attributes)
+
+
+def pack(notifications: list[Notification]) -> list[list[Notification]]:
+    """Requests for PublishBatch: at most 10 entries and 256 KiB in all, in order."""
+    batches: list[list[Notification]] = []
+    for n in notifications:
+        if n.size > PUBLISH_BATCH_BYTES:
+            raise ValueError(f"notification for {n.key} is {n.size} bytes: offload it first")
+        last = batches[-1] if batches else None
+        if (
+            last is None
+            or len(last) == PUBLISH_BATCH_ENTRIES
+            or sum(m.size for m in last) + n.size > PUBLISH_BATCH_BYTES
+        ):
+            batches.append([n])
+        else:
+            last.append(n)
+    return batches
+
+
+def publish_batch(
+    topic_arn: str, notifications: list[Notification], attempts: int = 3, pause: Callable[[float], None] = time.sleep
+) -> set[str]:
+    """Publish with PublishBatch, retrying the entries SNS reports as Failed; returns the keys still failed."""
+    pending = notifications
+    for attempt in range(attempts):
+        failed: list[Notification] = []
+        for batch in pack(pending):
+            out = client("sns").publish_batch(
+                TopicArn=topic_arn,
+                PublishBatchRequestEntries=[
+                    {"Id": str(i), "Message": n.message, "MessageAttributes": n.attributes}
+                    if n.attributes
+                    else {"Id": str(i), "Message": n.message}
+                    for i, n in enumerate(batch)
+                ],
+            )
+            failed += [batch[int(f["Id"])] for f in out.get("Failed", [])]
+        pending = failed
+        if not pending:
+            break
+        if attempt + 1 < attempts:
+            pause(0.1 * 2**attempt)
+    return {n.key for n in pending}
 
 
 @dataclass(frozen=True)
@@ -71,19 +142,32 @@ class Service:
     next_service: str = ""
 
 
-def run_service(service: Service, request_id: str) -> ServiceResult:
-    """Read the input stage, transform, write this stage, notify, hand on."""
+@dataclass
+class Outbox:
+    """What a batch's services publish, sent together after the batch (PublishBatch)."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    hand_ons: list[Notification] = field(default_factory=list)
+
+    def flush(self, service: Service) -> set[str]:
+        """Publish everything; returns the keys (SQS messageIds) whose messages could not be sent."""
+        failed = publish_batch(service.notifier_topic_arn, self.notifications) if self.notifications else set()
+        if self.hand_ons:
+            failed |= publish_batch(service.connector_topic_arn, self.hand_ons)
+        self.notifications, self.hand_ons = [], []
+        return failed
+
+
+def run_service(service: Service, request_id: str, outbox: Outbox, key: str = "") -> ServiceResult:
+    """Read the input stage, transform, write this stage; queue its notification and hand-on in ``outbox``."""
     document = service.transform(read_document(service.bucket, request_id, service.input_stage))
-    key = write_document(service.bucket, request_id, service.name, document)
-    result = ServiceResult(request_id=request_id, service=service.name, output_key=key, document=document)
-    body, attributes = large_payload.offload(
-        result.model_dump_json(),
-        service.bucket,
-        attributes={ROUTE_ATTRIBUTE: {"DataType": "String", "StringValue": service.name}},
-    )
-    client("sns").publish(TopicArn=service.notifier_topic_arn, Message=body, MessageAttributes=attributes)
+    output_key = write_document(service.bucket, request_id, service.name, document)
+    result = ServiceResult(request_id=request_id, service=service.name, output_key=output_key, document=document)
+    body, attributes = large_payload.offload(result.model_dump_json(), service.bucket, attributes=routed(service.name))
+    outbox.notifications.append(Notification(key or request_id, body, attributes))
     if service.next_service:
-        publish_connector(service.connector_topic_arn, request_id, source=service.name, route=service.next_service)
+        hand_on = ConnectorMessage(request_id=request_id, source=service.name).model_dump_json()
+        outbox.hand_ons.append(Notification(key or request_id, hand_on, routed(service.next_service)))
     return result
 
 
@@ -100,25 +184,20 @@ def service_from_env(transform: Transform, env: dict[str, str]) -> Service:
     )
 
 
-def handle_connector_record(service: Service, record: ConnectorSqsRecord, remaining_ms: int | None) -> str:
-    """Record handler: run the service once per SNS message id (a redelivery is skipped)."""
-    applied, _ = apply_once(
-        [record],
-        payload=lambda r: {"message_id": f"{service.name}:{r.body.MessageId}"},
-        apply=lambda todo: run_service(service, todo[0].body.Message.request_id),
-        layer=persistence_layer(),
-        remaining_ms=remaining_ms,
-    )
-    return "applied" if applied else "duplicate"
-
-
 def process_connector_batch(
     event: dict, context: Any, service: Service, processor: BatchProcessor
 ) -> PartialItemFailureResponse:
-    """A service handler's body: partial batch response over handle_connector_record."""
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: handle_connector_record(service, record, context.get_remaining_time_in_millis()),
-        processor=processor,
-        context=context,
+    """A service handler's body: run each record (partial batch response), then publish the batch's
+    notifications and hand-ons; a record whose messages could not be published is retried."""
+    outbox = Outbox()
+
+    def record_handler(record: ConnectorSqsRecord) -> str:
+        return run_service(service, record.body.Message.request_id, outbox, key=record.messageId).output_key
+
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
     )
+    unsent = outbox.flush(service)
+    failures: list[PartialItemFailures] = [*response["batchItemFailures"]]
+    failures += [{"itemIdentifier": k} for k in sorted(unsent)]
+    return {"batchItemFailures": failures}

@@ -76,17 +76,15 @@ module "cron_fanout" {
 # --- pattern 3: relay consumer -------------------------------------------------------------
 
 module "relay_consumer" {
-  source                 = "./modules/relay_consumer"
-  context                = local.context
-  schedule_expression    = var.relay.schedule_expression
-  timeout                = var.relay.timeout
-  max_hops               = var.relay.max_hops
-  chain_budget_seconds   = var.relay.chain_budget_seconds
-  batches_per_hop        = var.relay.batches_per_hop
-  max_receive_count      = var.max_receive_count
-  idempotency_table_name = module.idempotency.name
-  idempotency_table_arn  = module.idempotency.arn
-  force_destroy          = var.environment == "local"
+  source               = "./modules/relay_consumer"
+  context              = local.context
+  schedule_expression  = var.relay.schedule_expression
+  timeout              = var.relay.timeout
+  max_hops             = var.relay.max_hops
+  chain_budget_seconds = var.relay.chain_budget_seconds
+  batches_per_hop      = var.relay.batches_per_hop
+  max_receive_count    = var.max_receive_count
+  force_destroy        = var.environment == "local"
 }
 
 # --- pattern 4: SNS preprocessor / services ------------------------------------------------

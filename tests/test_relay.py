@@ -14,7 +14,7 @@ from tests.conftest import load_function
 from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scheduled_event
 
 relay = load_function("relay_consumer")
-LEASES, RESULTS, IDEMPOTENCY, BUCKET = "leases", "results", "idempotency", "inbox"
+LEASES, RESULTS, BUCKET = "leases", "results", "inbox"
 
 
 @pytest.fixture
@@ -29,18 +29,14 @@ def env(aws, monkeypatch):
     )
     create_table(LEASES, "lease_id")
     create_table(RESULTS, "object_id")
-    create_table(IDEMPOTENCY, "id")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
     for name, value in (("QUEUE_URL", url), ("LEASE_TABLE", LEASES), ("RESULTS_TABLE", RESULTS)):
         monkeypatch.setattr(relay, name, value)
-    relay.persistence_layer.cache_clear()
     invoked: list[dict] = []
     from shared.clients import client
 
     lam = client("lambda")
     monkeypatch.setattr(lam, "invoke", lambda **kw: invoked.append(kw) or {"StatusCode": 202})
     yield {"url": url, "dlq": dlq, "invoked": invoked}
-    relay.persistence_layer.cache_clear()
 
 
 def put_objects(n: int, prefix: str = "in/") -> None:
@@ -129,15 +125,98 @@ def test_chain_stops_at_its_hop_limit_and_budget(env, monkeypatch):
     assert boto3.client("dynamodb").scan(TableName=LEASES)["Items"] == []  # released for the next schedule
 
 
-def test_redelivered_notification_is_processed_once(env):
+def test_redelivered_notification_overwrites_its_one_result(env):
     put_objects(1)
     sqs = boto3.client("sqs")
     bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=env["url"], MaxNumberOfMessages=10)["Messages"]]
     notification = next(b for b in bodies if "Records" in b)
     baton = RelayBaton(chain_id="c", hop=1, started_at=0)
-    assert relay.handle_message(notification, baton, 30_000) == (1, 0)
-    assert relay.handle_message(notification, baton, 30_000) == (0, 1)  # a duplicate: skipped
+    for _ in range(2):  # a redelivery: same object version, same key, one item
+        (result,) = relay.handle_message(notification, baton)
+        assert relay.write_results(RESULTS, [result]) == set()
     assert len(results()) == 1
+
+
+def test_the_same_object_twice_in_one_receive_is_written_once_and_both_messages_deleted(env):
+    put_objects(1)
+    sqs = boto3.client("sqs")
+    notification = next(
+        m["Body"]
+        for m in sqs.receive_message(QueueUrl=env["url"], MaxNumberOfMessages=10)["Messages"]
+        if "Records" in m["Body"]
+    )
+    sqs.purge_queue(QueueUrl=env["url"])
+    for _ in range(2):  # a duplicate delivery: BatchWriteItem refuses a key twice in one request
+        sqs.send_message(QueueUrl=env["url"], MessageBody=notification)
+    received, processed, ignored, failed = relay.drain_batch(RelayBaton(chain_id="c", hop=1, started_at=0))
+    assert (received, processed, ignored, failed) == (2, 2, 0, 0)
+    assert len(results()) == 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=env["url"], MaxNumberOfMessages=10)
+
+
+def test_results_are_written_25_per_request_and_unprocessed_items_retried(env, monkeypatch):
+    from shared.clients import client
+
+    ddb = client("dynamodb")
+    real, requests = ddb.batch_write_item, []
+
+    def flaky(RequestItems):  # DynamoDB leaves the last item of each first request unprocessed
+        (items,) = RequestItems.values()
+        requests.append(len(items))
+        if len(requests) <= 2:
+            real(RequestItems={RESULTS: items[:-1]})
+            return {"UnprocessedItems": {RESULTS: items[-1:]}}
+        return real(RequestItems=RequestItems)
+
+    monkeypatch.setattr(ddb, "batch_write_item", flaky)
+    objects = [
+        relay.ProcessedObject(object_id=f"b/k{i}@e", bucket="b", key=f"k{i}", size=1, sha256="x", chain_id="c", hop=1)
+        for i in range(30)
+    ]
+    assert relay.write_results(RESULTS, objects, pause=lambda s: None) == set()
+    assert requests == [25, 5, 2] and len(results()) == 30
+
+
+def test_messages_whose_results_stay_unwritten_are_not_deleted(env, monkeypatch):
+    put_objects(2)
+    monkeypatch.setattr(relay, "write_results", lambda table, objects: {objects[0].object_id})
+    received, processed, ignored, failed = relay.drain_batch(RelayBaton(chain_id="c", hop=1, started_at=0))
+    assert (received, processed, ignored, failed) == (3, 1, 1, 1)  # the s3:TestEvent is ignored
+    left = boto3.client("sqs").receive_message(QueueUrl=env["url"], MaxNumberOfMessages=10)["Messages"]
+    assert len(left) == 1 and "obj+0.txt" in left[0]["Body"]
+
+
+def test_a_hop_that_lost_its_lease_while_working_does_not_relay(env, monkeypatch):
+    """The lease expires during the hop (injected clock) and another chain takes it: no second chain."""
+    clock = {"now": time.time()}
+
+    def slow_batch(baton):  # this hop works past its lease; meanwhile a new schedule starts chain "b"
+        clock["now"] += relay.lease_seconds(10) + 10
+        assert lease.acquire(LEASES, relay.LEASE_NAME, "b", 60, now=clock["now"])
+        return 10, 10, 0, 0
+
+    monkeypatch.setattr(relay, "drain_batch", slow_batch)
+    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    monkeypatch.setattr(relay, "messages_remain", lambda: True)
+    baton = RelayBaton(chain_id="a", hop=1, started_at=clock["now"])
+    result = relay.run_hop(baton, Context("relay"), 10, clock=lambda: clock["now"])
+    assert result.outcome == "lease-lost" and result.processed == 10
+    assert env["invoked"] == []  # chain "a" ends here; chain "b" is the only one
+    (item,) = boto3.client("dynamodb").scan(TableName=LEASES)["Items"]
+    assert item["owner"]["S"] == "b"
+
+
+def test_a_duplicated_delivery_of_a_hop_runs_once(env, monkeypatch):
+    """Lambda may deliver an asynchronous invocation twice: the second copy must not fork the chain."""
+    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    put_objects(25)
+    first = relay.lambda_handler(scheduled_event(), Context("relay"))
+    assert first["outcome"] == "relayed"
+    baton = json.loads(env["invoked"][0]["Payload"])
+    assert relay.lambda_handler(baton, Context("relay"))["outcome"] == "relayed"
+    duplicate = relay.lambda_handler(baton, Context("relay"))
+    assert duplicate["outcome"] == "lease-lost" and duplicate["processed"] == 0
+    assert len(env["invoked"]) == 2
 
 
 def test_invalid_message_goes_to_its_dlq_while_valid_ones_are_processed(env, monkeypatch):
@@ -159,7 +238,7 @@ def test_a_hop_stops_receiving_when_another_batch_as_slow_would_not_fit(env, mon
     class Clock:
         now, remaining_ms = 0.0, 10_000
 
-    def slow_batch(baton, remaining_ms):  # every batch takes 3 s of the invocation
+    def slow_batch(baton):  # every batch takes 3 s of the invocation
         Clock.now += 3
         Clock.remaining_ms -= 3000
         return 10, 10, 0, 0
@@ -172,6 +251,18 @@ def test_a_hop_stops_receiving_when_another_batch_as_slow_would_not_fit(env, mon
     monkeypatch.setattr(relay, "BATCHES_PER_HOP", 5)
     monkeypatch.setattr(relay, "messages_remain", lambda: False)
     baton = RelayBaton(chain_id="c", hop=1, started_at=time.time())
-    result = relay.run_hop(baton, Shrinking("relay"), 10, time.time(), clock=lambda: Clock.now)
+    result = relay.run_hop(baton, Shrinking("relay"), 10, clock=lambda: time.time() + Clock.now)
     # 10 s: batch 1 (7 s left), batch 2 (4 s left < 2 s margin + 3 s slowest): stop, not time out
     assert result.processed == 20 and Clock.remaining_ms == 4000
+
+
+def test_a_hop_whose_last_long_poll_found_nothing_ends_the_chain_without_asking_the_queue_depth(env, monkeypatch):
+    put_objects(3)
+
+    def depth_not_needed():
+        raise AssertionError("an empty long poll already said the queue is drained")
+
+    monkeypatch.setattr(relay, "messages_remain", depth_not_needed)
+    out = relay.lambda_handler(scheduled_event(), Context("relay"))
+    assert out["outcome"] == "done" and out["processed"] == 3 and env["invoked"] == []
+    assert boto3.client("dynamodb").scan(TableName=LEASES)["Items"] == []

@@ -40,7 +40,7 @@ def env(aws, monkeypatch):
     )
     create_table(IDEMPOTENCY, "id")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
-    workflow.persistence_layer.cache_clear()
+    preprocessor._once.cache_clear()
     services = {
         "enrich": workflow.Service("enrich", "preprocessor", enrich.enrich, BUCKET, notifier, connector, "summarize"),
         "summarize": workflow.Service("summarize", "enrich", summarize.summarize, BUCKET, notifier, connector),
@@ -48,7 +48,7 @@ def env(aws, monkeypatch):
     monkeypatch.setattr(enrich, "SERVICE", services["enrich"])
     monkeypatch.setattr(summarize, "SERVICE", services["summarize"])
     yield {"connector": connector, "queues": queues, "results": results, "services": services}
-    workflow.persistence_layer.cache_clear()
+    preprocessor._once.cache_clear()
 
 
 def receive(url: str) -> list[dict]:
@@ -108,15 +108,107 @@ def test_publishing_a_request_id_starts_a_service_mid_workflow(env):
     assert len(receive(env["queues"]["enrich"])) == 1 and len(receive(env["queues"]["summarize"])) == 1
 
 
-def test_redelivered_message_runs_the_service_once(env):
+def test_a_redelivered_message_rewrites_the_same_stage_and_its_notification_is_identical(env):
     start_id = preprocessor.start_workflow(
         preprocessor.parse({"document": {"a": 1}}), BUCKET, env["connector"], "enrich"
     )["request_id"]
     batch = records(env["queues"]["enrich"])
     enrich.lambda_handler({"Records": batch}, Context("enrich"))
+    first = workflow.read_document(BUCKET, start_id, "enrich")
     enrich.lambda_handler({"Records": batch}, Context("enrich"))  # SQS delivered it again
-    assert [r.request_id for r in results(env["results"])] == [start_id]
-    assert len(receive(env["queues"]["summarize"])) == 1
+    assert workflow.read_document(BUCKET, start_id, "enrich") == first  # an overwrite with the same bytes
+    done = results(env["results"])
+    # at-least-once, like SNS itself: consumers key on (request_id, service), and both copies agree
+    assert {(r.request_id, r.service) for r in done} == {(start_id, "enrich")} and done[0] == done[1]
+    assert len(receive(env["queues"]["summarize"])) == 2
+
+
+def test_a_batch_publishes_its_notifications_and_hand_ons_with_one_publish_batch_each(env, monkeypatch):
+    ids = [
+        preprocessor.start_workflow(preprocessor.parse({"document": {"i": i}}), BUCKET, env["connector"], "enrich")[
+            "request_id"
+        ]
+        for i in range(7)
+    ]
+    from shared.clients import client
+
+    sns, calls = client("sns"), []
+    real_batch = sns.publish_batch
+    monkeypatch.setattr(sns, "publish", lambda **kw: calls.append(("publish", kw)) or {})
+    monkeypatch.setattr(sns, "publish_batch", lambda **kw: calls.append(("batch", kw)) or real_batch(**kw))
+    out = enrich.lambda_handler({"Records": records(env["queues"]["enrich"])}, Context("enrich"))
+    assert out == {"batchItemFailures": []}
+    assert [(kind, kw["TopicArn"].rsplit(":", 1)[1], len(kw["PublishBatchRequestEntries"])) for kind, kw in calls] == [
+        ("batch", "notifier", 7),
+        ("batch", "connector", 7),
+    ]
+    assert sorted(r.request_id for r in results(env["results"])) == sorted(ids)
+    handed_on = [
+        json.loads(json.loads(m["Body"])["Message"])["request_id"] for m in receive(env["queues"]["summarize"])
+    ]
+    assert sorted(handed_on) == sorted(ids)
+
+
+def test_publish_batches_hold_at_most_10_entries_and_256_kib():
+    small = [workflow.Notification(f"s{i}", "x" * 100) for i in range(12)]
+    assert [len(b) for b in workflow.pack(small)] == [10, 2]
+    big = [workflow.Notification(f"b{i}", "y" * 100_000, workflow.routed("enrich")) for i in range(5)]
+    batches = workflow.pack(big)
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert all(sum(n.size for n in b) <= workflow.PUBLISH_BATCH_BYTES for b in batches)
+    with pytest.raises(ValueError, match="offload"):
+        workflow.pack([workflow.Notification("huge", "z" * (workflow.PUBLISH_BATCH_BYTES + 1))])
+
+
+def test_a_record_whose_notification_cannot_be_published_is_retried_alone(env, monkeypatch):
+    for i in range(3):
+        preprocessor.start_workflow(preprocessor.parse({"document": {"i": i}}), BUCKET, env["connector"], "enrich")
+    batch = records(env["queues"]["enrich"])
+    from shared.clients import client
+
+    sns = client("sns")
+    real_batch, victim = sns.publish_batch, batch[1]["messageId"]
+    victim_request = json.loads(json.loads(batch[1]["body"])["Message"])["request_id"]
+
+    def refuse_victim(**kw):  # SNS keeps failing the victim's notification, on every retry
+        if not kw["TopicArn"].endswith(":notifier"):
+            return real_batch(**kw)
+        entries = kw["PublishBatchRequestEntries"]
+        bad = [e["Id"] for e in entries if victim_request in e["Message"]]
+        out = real_batch(**{**kw, "PublishBatchRequestEntries": [e for e in entries if e["Id"] not in bad]})
+        out["Failed"] = [{"Id": i, "Code": "InternalError", "SenderFault": False} for i in bad]
+        return out
+
+    monkeypatch.setattr(sns, "publish_batch", refuse_victim)
+    monkeypatch.setattr(workflow.time, "sleep", lambda s: None)
+    out = enrich.lambda_handler({"Records": batch}, Context("enrich"))
+    assert out == {"batchItemFailures": [{"itemIdentifier": victim}]}
+    assert victim_request not in {r.request_id for r in results(env["results"])} and len(results(env["results"])) == 0
+
+
+def test_a_client_retry_with_the_same_idempotency_key_starts_one_workflow(env, monkeypatch):
+    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
+    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
+    monkeypatch.setattr(preprocessor, "ENTRY_SERVICE", "enrich")
+    first = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-7"}, Context("pre"))
+    again = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-7"}, Context("pre"))
+    assert again == first
+    assert len(receive(env["queues"]["enrich"])) == 1  # one start, one hand-off
+    other = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-8"}, Context("pre"))
+    assert other["request_id"] != first["request_id"]
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+
+    with pytest.raises(IdempotencyValidationError):  # the same key for another document is refused
+        preprocessor.lambda_handler({"document": {"a": 2}, "idempotency_key": "order-7"}, Context("pre"))
+    with pytest.raises(preprocessor.InvalidPreprocessRequest, match="idempotency_key"):
+        preprocessor.parse({"document": {"a": 1}, "idempotency_key": ""})
+
+
+def test_a_request_without_a_key_writes_no_idempotency_record(env, monkeypatch):
+    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
+    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
+    preprocessor.lambda_handler({"document": {"a": 1}}, Context("pre"))
+    assert boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"] == []
 
 
 def test_invalid_and_unknown_requests_fail_alone(env):

@@ -3,7 +3,10 @@
 A schedule starts a chain; each hop processes a few batches, deletes what it processed and,
 while messages remain, invokes this function asynchronously with the next hop's baton.
 A DynamoDB lease (shared/lease.py) keeps it to one chain at a time: a schedule firing
-mid-chain finds the lease held and returns. Every hop renews the lease for the next one;
+mid-chain finds the lease held and returns. A hop hands the lease on to the next one only
+while it still holds it, and the next hop takes its turn once (a duplicated asynchronous
+delivery stops); results are keyed by object version and written with BatchWriteItem, so a
+redelivered notification overwrites its result (no per-object idempotency record);
 a chain stops at MAX_HOPS or when CHAIN_BUDGET_SECONDS have passed (the next schedule
 continues), and if a hop dies its lease expires so a later schedule can start afresh.
 """
@@ -27,7 +30,6 @@ from pydantic import ValidationError
 
 from shared import lease, sqs
 from shared.clients import client
-from shared.idempotency import apply_once, persistence_layer
 from shared.messages import ProcessedObject, RelayBaton, S3EventRecord, S3Notification, S3TestEvent
 
 logger = Logger()
@@ -42,6 +44,7 @@ MAX_HOPS = int(os.environ.get("MAX_HOPS", "100"))
 CHAIN_BUDGET_SECONDS = int(os.environ.get("CHAIN_BUDGET_SECONDS", "600"))
 BATCHES_PER_HOP = int(os.environ.get("BATCHES_PER_HOP", "5"))
 WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "1")))
+BATCH_WRITE_LIMIT = 25  # items per BatchWriteItem
 SAFETY_MS = 2000  # stop receiving when less than this (plus the slowest batch so far) is left
 
 
@@ -77,12 +80,12 @@ def lease_seconds(timeout_seconds: int) -> int:
     return 2 * timeout_seconds + 30
 
 
-def process_object(record: S3EventRecord, baton: RelayBaton) -> ProcessedObject:
-    """The work on one object: read it, digest it, record it (keyed by object version)."""
+def read_object(record: S3EventRecord, baton: RelayBaton) -> ProcessedObject:
+    """The work on one object: read it and digest it (keyed by object version)."""
     bucket, key = record.s3.bucket.name, unquote_plus(record.s3.object.key)
     body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     etag = record.s3.object.eTag or hashlib.md5(body, usedforsecurity=False).hexdigest()
-    result = ProcessedObject(
+    return ProcessedObject(
         object_id=f"{bucket}/{key}@{etag}",
         bucket=bucket,
         key=key,
@@ -91,50 +94,73 @@ def process_object(record: S3EventRecord, baton: RelayBaton) -> ProcessedObject:
         chain_id=baton.chain_id,
         hop=baton.hop,
     )
-    client("dynamodb").put_item(
-        TableName=RESULTS_TABLE,
-        Item={
-            "object_id": {"S": result.object_id},
-            "document": {"S": result.model_dump_json()},
-            "chain_id": {"S": result.chain_id},
-            "hop": {"N": str(result.hop)},
-            "processed_at": {"N": str(int(time.time()))},
-        },
-    )
-    return result
 
 
-def handle_message(body: str, baton: RelayBaton, remaining_ms: int | None) -> tuple[int, int]:
-    """Process one SQS message; returns (objects processed, ignored). Raises if it must be retried."""
+def result_item(result: ProcessedObject, processed_at: int) -> dict[str, Any]:
+    return {
+        "object_id": {"S": result.object_id},
+        "document": {"S": result.model_dump_json()},
+        "chain_id": {"S": result.chain_id},
+        "hop": {"N": str(result.hop)},
+        "processed_at": {"N": str(processed_at)},
+    }
+
+
+def handle_message(body: str, baton: RelayBaton) -> list[ProcessedObject]:
+    """The results of one SQS message (none for an s3:TestEvent). Raises if it must be retried."""
     parsed = json.loads(body)
     if isinstance(parsed, dict) and parsed.get("Event") == "s3:TestEvent":
         S3TestEvent.model_validate(parsed)
-        return 0, 1
-    records = [r for r in S3Notification.model_validate(parsed).Records if r.eventName.startswith("ObjectCreated")]
-    applied, skipped = apply_once(
-        records,
-        payload=lambda r: {"message_id": f"relay:{r.s3.bucket.name}/{r.s3.object.key}@{r.s3.object.eTag}"},
-        apply=lambda todo: [process_object(r, baton) for r in todo],
-        layer=persistence_layer(),
-        remaining_ms=remaining_ms,
-    )
-    return len(applied), len(skipped)
+        return []
+    records = S3Notification.model_validate(parsed).Records
+    return [read_object(r, baton) for r in records if r.eventName.startswith("ObjectCreated")]
 
 
-def drain_batch(baton: RelayBaton, remaining_ms: int | None) -> tuple[int, int, int, int]:
-    """One receive of up to 10; deletes what succeeded. Returns (received, processed, ignored, failed)."""
+def write_results(
+    table: str, results: list[ProcessedObject], attempts: int = 4, pause: Callable[[float], None] = time.sleep
+) -> set[str]:
+    """Put ``results`` with BatchWriteItem (25 per request, UnprocessedItems retried with backoff).
+
+    Results are keyed by object version, so a rewrite is an overwrite: no idempotency record is
+    needed. Returns the object_ids that could not be written.
+    """
+    items = {r.object_id: result_item(r, int(time.time())) for r in results}  # a key once per request
+    pending = [{"PutRequest": {"Item": item}} for item in items.values()]
+    for attempt in range(attempts):
+        unprocessed: list[dict[str, Any]] = []
+        for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+            out = client("dynamodb").batch_write_item(RequestItems={table: pending[start : start + BATCH_WRITE_LIMIT]})
+            unprocessed.extend(out.get("UnprocessedItems", {}).get(table, []))
+        pending = unprocessed
+        if not pending:
+            break
+        if attempt + 1 < attempts:
+            pause(0.05 * 2**attempt)
+    return {p["PutRequest"]["Item"]["object_id"]["S"] for p in pending}
+
+
+def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
+    """One receive of up to 10; writes their results in one go and deletes the messages whose results
+    are all written. Returns (received, processed, ignored, failed)."""
     messages = sqs.receive(QUEUE_URL, WAIT_SECONDS)
-    done, processed, ignored, failed = [], 0, 0, 0
+    outcomes: list[tuple[dict[str, Any], list[ProcessedObject]]] = []
+    failed = 0
     for m in messages:
         try:
-            p, i = handle_message(m["Body"], baton, remaining_ms)
+            outcomes.append((m, handle_message(m["Body"], baton)))
         except Exception as exc:  # left on the queue: retried after visibility, then its DLQ
             failed += 1
             logger.exception("message failed", extra={"message_id": m["MessageId"], "reason": str(exc)})
+    unwritten = write_results(RESULTS_TABLE, [r for _, results in outcomes for r in results])
+    done, processed, ignored = [], 0, 0
+    for m, results in outcomes:
+        if any(r.object_id in unwritten for r in results):  # retried; the rewrite is an overwrite
+            failed += 1
+            logger.warning("results not written", extra={"message_id": m["MessageId"]})
             continue
-        processed, ignored = processed + p, ignored + i
         done.append(m)
-    for failure in sqs.delete(QUEUE_URL, done):  # processed, not deleted: the redelivery is skipped as a duplicate
+        processed, ignored = processed + len(results), ignored + (not results)
+    for failure in sqs.delete(QUEUE_URL, done):  # processed, not deleted: the redelivery overwrites
         logger.warning("delete failed", extra={"failure": failure})
     return len(messages), processed, ignored, failed
 
@@ -148,22 +174,24 @@ def run_hop(
     baton: RelayBaton,
     context: LambdaContext,
     timeout_seconds: int,
-    now: float,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
 ) -> HopResult:
+    """Hold the lease, drain a few batches, then finish the chain or hand the lease on and relay.
+
+    ``clock`` (epoch seconds) times the lease, the chain budget and the batches.
+    """
     hold = lease_seconds(timeout_seconds)
-    if baton.hop == 1 and not lease.acquire(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, now):
+    if baton.hop == 1 and not lease.acquire(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, clock()):
         return HopResult(baton.chain_id, baton.hop, "lease-held")
-    if baton.hop > 1 and not lease.renew(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, now):
-        return HopResult(baton.chain_id, baton.hop, "lease-lost")
+    if baton.hop > 1 and not lease.take_turn(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
+        return HopResult(baton.chain_id, baton.hop, "lease-lost")  # taken by another chain, or a duplicate hop
     result = HopResult(baton.chain_id, baton.hop, "done")
-    slowest_ms = 0.0
+    slowest_ms, received = 0.0, -1
     for _ in range(BATCHES_PER_HOP):
-        remaining_ms = context.get_remaining_time_in_millis()
-        if remaining_ms < SAFETY_MS + slowest_ms:  # another batch as slow as the slowest would not fit
+        if context.get_remaining_time_in_millis() < SAFETY_MS + slowest_ms:  # another as slow would not fit
             break
         started = clock()
-        received, processed, ignored, failed = drain_batch(baton, remaining_ms)
+        received, processed, ignored, failed = drain_batch(baton)
         slowest_ms = max(slowest_ms, (clock() - started) * 1000)
         result.processed, result.ignored, result.failed = (
             result.processed + processed,
@@ -172,14 +200,16 @@ def run_hop(
         )
         if received == 0:
             break
-    if not messages_remain():
+    if received == 0 or not messages_remain():  # a long poll that found nothing: the queue is drained
         lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)
         return result
-    if baton.hop >= MAX_HOPS or time.time() - baton.started_at >= CHAIN_BUDGET_SECONDS:
+    if baton.hop >= MAX_HOPS or clock() - baton.started_at >= CHAIN_BUDGET_SECONDS:
         result.outcome = "max-hops" if baton.hop >= MAX_HOPS else "budget-exhausted"
         lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)  # the next schedule continues
         return result
-    lease.renew(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold)
+    if not lease.hand_on(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
+        result.outcome = "lease-lost"  # another chain holds it now: relaying would make two chains
+        return result
     following = RelayBaton(chain_id=baton.chain_id, hop=baton.hop + 1, started_at=baton.started_at)
     client("lambda").invoke(
         FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=following.model_dump_json().encode()
@@ -195,7 +225,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     baton = parse(event, time.time())
     logger.append_keys(chain_id=baton.chain_id, hop=baton.hop)
     timeout = max(1, context.get_remaining_time_in_millis() // 1000)  # ~ the function's timeout
-    result = run_hop(baton, context, timeout, time.time())
+    result = run_hop(baton, context, timeout)
     logger.info("relay hop", extra={"outcome": result.outcome, "processed": result.processed, "failed": result.failed})
     metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=result.processed)
     metrics.add_metric(name="RelayHops", unit=MetricUnit.Count, value=1)

@@ -1,6 +1,6 @@
 """SNS workflow service "enrich": adds a description of the document's fields.
 
-Consumes its connector queue (partial batch responses, idempotent per SNS message), reads
+Consumes its connector queue (partial batch responses; a redelivery rewrites the same stage), reads
 its input stage, writes ``requests/<id>/<SERVICE_NAME>.json``, notifies, hands on.
 """
 

@@ -85,7 +85,6 @@ module "consumer" {
     RELAY_QUEUE_URL      = module.relay_queue.url
     LEASE_TABLE          = module.leases.name
     RESULTS_TABLE        = module.results.name
-    IDEMPOTENCY_TABLE    = var.idempotency_table_name
     MAX_HOPS             = tostring(var.max_hops)
     CHAIN_BUDGET_SECONDS = tostring(var.chain_budget_seconds)
     BATCHES_PER_HOP      = tostring(var.batches_per_hop)
@@ -106,15 +105,10 @@ module "consumer" {
       actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
       resources = [module.leases.arn]
     }
-    results = {
+    results = { # keyed by object version: a rewrite overwrites, so no idempotency records
       effect    = "Allow"
-      actions   = ["dynamodb:PutItem"]
+      actions   = ["dynamodb:BatchWriteItem"]
       resources = [module.results.arn]
-    }
-    idempotency = {
-      effect    = "Allow"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-      resources = [var.idempotency_table_arn]
     }
     relay = {
       effect    = "Allow"

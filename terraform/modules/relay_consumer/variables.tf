@@ -42,16 +42,6 @@ variable "max_receive_count" {
   type        = number
 }
 
-variable "idempotency_table_name" {
-  description = "Powertools idempotency table."
-  type        = string
-}
-
-variable "idempotency_table_arn" {
-  description = "ARN of the idempotency table."
-  type        = string
-}
-
 variable "force_destroy" {
   description = "Allow destroying the non-empty inbox bucket (ephemeral environments only)."
   type        = bool

@@ -46,6 +46,7 @@ module "preprocessor" {
     DOCUMENT_BUCKET     = module.documents.name
     CONNECTOR_TOPIC_ARN = module.connector.arn
     ENTRY_SERVICE       = var.entry_service
+    IDEMPOTENCY_TABLE   = var.idempotency_table_name
   }
   policy_statements = {
     documents = {
@@ -57,6 +58,11 @@ module "preprocessor" {
       effect    = "Allow"
       actions   = ["sns:Publish"]
       resources = [module.connector.arn]
+    }
+    idempotency = { # a start with a client idempotency_key: one Powertools record per key
+      effect    = "Allow"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [var.idempotency_table_arn]
     }
   }
 }
@@ -97,7 +103,6 @@ module "service" {
     DOCUMENT_BUCKET     = module.documents.name
     NOTIFIER_TOPIC_ARN  = module.notifier.arn
     CONNECTOR_TOPIC_ARN = module.connector.arn
-    IDEMPOTENCY_TABLE   = var.idempotency_table_name
   }
   policy_statements = merge(
     {
@@ -116,15 +121,10 @@ module "service" {
         actions   = ["s3:ListBucket"]
         resources = [module.documents.arn]
       }
-      notify = {
+      notify = { # sns:Publish also authorizes PublishBatch
         effect    = "Allow"
         actions   = ["sns:Publish"]
         resources = [module.notifier.arn]
-      }
-      idempotency = {
-        effect    = "Allow"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-        resources = [var.idempotency_table_arn]
       }
     },
     each.value.next == "" ? {} : {
@@ -136,8 +136,9 @@ module "service" {
     },
   )
   sqs_trigger = {
-    queue_arn  = module.service_queue[each.key].arn
-    batch_size = var.service_batch_size
+    queue_arn               = module.service_queue[each.key].arn
+    batch_size              = var.service_batch_size
+    batching_window_seconds = var.service_batching_window_seconds
   }
 }
 

@@ -49,6 +49,17 @@ variable "service_batch_size" {
   type        = number
 }
 
+variable "service_batching_window_seconds" {
+  description = "Seconds a service queue's event source waits to fill a batch: a fuller batch shares one PublishBatch per topic, at up to this much latency per stage."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.service_batching_window_seconds >= 0 && var.service_batching_window_seconds <= 300
+    error_message = "service_batching_window_seconds must be between 0 and 300 (AWS limit)."
+  }
+}
+
 variable "payload_retention_days" {
   description = "Days offloaded (large) message payloads are kept under payloads/."
   type        = number
@@ -60,7 +71,7 @@ variable "max_receive_count" {
 }
 
 variable "idempotency_table_name" {
-  description = "Powertools idempotency table."
+  description = "Powertools idempotency table (the preprocessor's starts with a client idempotency_key)."
   type        = string
 }
 
