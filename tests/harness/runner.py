@@ -42,6 +42,10 @@ from typing import Any
 import boto3
 
 log = logging.getLogger("local-runner")
+# AWS Lambda quotas (docs: API_Invoke): payload of a synchronous invocation <= 6 MB (request
+# and response), of an asynchronous one <= 1 MB. moto would accept anything; AWS refuses.
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -169,16 +173,20 @@ class Worker:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except BrokenPipeError:
-            return InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"})
+            message = f"RequestId: {request['request_id']} Error: Runtime exited without providing a reason"
+            return InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": message})
         started = time.monotonic()
         answer = self._read_line(timeout=self.spec.timeout)
         self._report(request["request_id"], started, timed_out=answer is None)
         if answer is None:
             self.kill()
-            message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+            message = f"RequestId: {request['request_id']} Error: Task timed out after {self.spec.timeout:.2f} seconds"
             return InvocationResult(False, error={"errorType": "Sandbox.Timedout", "errorMessage": message})
         if "error" in answer:
-            return InvocationResult(False, error=answer["error"], usage=answer.get("usage"))
+            error = {**answer["error"], "requestId": request["request_id"]}
+            if "stackTrace" in answer["error"]:  # the Python runtime's key order
+                error["stackTrace"] = error.pop("stackTrace")
+            return InvocationResult(False, error=error, usage=answer.get("usage"))
         return InvocationResult(True, payload=answer["payload"], usage=answer.get("usage"))
 
     def _report(self, request_id: str, started: float, timed_out: bool) -> None:
@@ -516,25 +524,49 @@ class LocalLambdaRunner:
         return name
 
     def handle_invoke(self, name_or_arn: str, kind: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """The Invoke API as Lambda answers it: refusals first (nothing runs), then the function."""
         try:
             name = self._resolve(name_or_arn)
         except KeyError:
-            err = {"Type": "User", "Message": f"Function not found: {name_or_arn}"}
-            return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(err).encode()
-        event = json.loads(body or b"{}")
+            arn = name_or_arn if name_or_arn.startswith("arn:") else f"function:{name_or_arn}"
+            return api_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            return api_error(400, "InvalidParameterValueException", f"Unsupported invocation type: {kind}")
+        limit = ASYNC_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(body) > limit:
+            return api_error(
+                413,
+                "RequestEntityTooLargeException",
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            )
+        try:
+            event = json.loads(body) if body else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            return api_error(
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: Could not parse payload into json: {exc}",
+            )
         if kind == "DryRun":
             return 204, {}, b""
         if kind == "Event":
             self._async_queue(name).put((event, 0))
             return 202, {}, b""
         result = self.pools[name].invoke(event)
+        headers = {"X-Amz-Executed-Version": "$LATEST", "Content-Type": "application/json"}
         if result.ok:
-            return 200, {"X-Amz-Executed-Version": "$LATEST"}, json.dumps(result.payload).encode()
-        return (
-            200,
-            {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"},
-            json.dumps(result.error).encode(),
-        )
+            payload = json.dumps(result.payload).encode()
+            if len(payload) <= SYNC_PAYLOAD_LIMIT:
+                return 200, headers, payload
+            result = InvocationResult(
+                False,
+                error={
+                    "errorMessage": f"Response payload size ({len(payload)} bytes) exceeded maximum allowed"
+                    f" payload size ({SYNC_PAYLOAD_LIMIT} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge",
+                },
+            )
+        return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, json.dumps(result.error).encode()
 
     def _async_queue(self, name: str) -> queue.Queue:
         with self._async_lock:
@@ -556,3 +588,9 @@ class LocalLambdaRunner:
                 threading.Timer(self.async_retry_delays[attempt], q.put, args=((event, attempt + 1),)).start()
             elif not result.ok:
                 log.error("async invocation of %s dropped after retries: %s", name, result.error)
+
+
+def api_error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """An error of the Lambda API itself (rest-json: the type in x-amzn-ErrorType, the message in the body)."""
+    headers = {"x-amzn-ErrorType": kind, "Content-Type": "application/json"}
+    return status, headers, json.dumps({"Type": "User", "message": message}).encode()
