@@ -126,7 +126,8 @@ def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_p
     try:
         (result,) = runner.fire("tick", sync=True)
         assert result.payload == {"source": "aws.events"}
-        assert runner.fire("tick") == []  # asynchronous: queued like EventBridge's invocation
+        (queued,) = runner.fire("tick")  # asynchronous: queued like EventBridge's invocation, not run here
+        assert queued["source"] == "aws.events" and queued["resources"] == [runner.schedules[0].rule_arn]
         runner.deliver_sns(
             "arn:aws:lambda:us-east-1:123456789012:function:f", {"Records": [{"EventSource": "aws:sns"}]}
         )

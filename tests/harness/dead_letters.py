@@ -27,6 +27,7 @@ class StickyPoison:
 @dataclass
 class FanoutPoison:
     body: str
+    tick_ids: list[str] = field(default_factory=list)  # every tick the ticker fired
     ticker: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -78,8 +79,8 @@ def workflow(stack: Any) -> str:
 def fanout_ticks(stack: Any, body: str, every: float = 5.0) -> FanoutPoison:
     """Keep firing the fan-out schedule (as its rate would) until ``body`` is dead-lettered.
 
-    The malformed message itself is sent by the fan-out test (its tick must see an exact
-    queue); from then on only later ticks receive it again.
+    The malformed message itself is sent by the fan-out test (its first tick must count it);
+    from then on later ticks receive it again (and anything the first tick left).
     """
     if "fanout" in stack.scenarios:
         return stack.scenarios["fanout"]
@@ -87,8 +88,10 @@ def fanout_ticks(stack: Any, body: str, every: float = 5.0) -> FanoutPoison:
     scenario = FanoutPoison(body)
 
     def tick() -> None:
-        while not scenario.stop.wait(every):
-            stack.runner.fire(out["schedule_rule_name"])
+        while True:
+            scenario.tick_ids += [event["id"] for event in stack.runner.fire(out["schedule_rule_name"])]
+            if scenario.stop.wait(every):
+                return
 
     scenario.ticker = threading.Thread(target=tick, name="fanout-ticker", daemon=True)
     scenario.ticker.start()

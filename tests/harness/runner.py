@@ -478,18 +478,20 @@ class LocalLambdaRunner:
     def schedule(self, rule: str) -> Schedule:
         return next(s for s in self.schedules if s.rule == rule)
 
-    def fire(self, rule: str, sync: bool = False) -> list[InvocationResult]:
-        """Fire a schedule now: asynchronously like EventBridge, or synchronously (tests)."""
+    def fire(self, rule: str, sync: bool = False) -> list[Any]:
+        """Fire a schedule now: asynchronously like EventBridge (returns the events queued), or
+        synchronously (tests; returns each target's InvocationResult)."""
         targets = [s for s in self.schedules if s.rule == rule and s.function in self.pools]
         if not targets:
             raise KeyError(f"no schedule {rule!r} with a Lambda target")
-        results = []
+        results: list[Any] = []
         for schedule in targets:
             event = scheduled_event(schedule, self.region)
             if sync:
                 results.append(self.pools[schedule.function].invoke(event))
             else:
                 self._async_queue(schedule.function).put((event, 0))
+                results.append(event)
         return results
 
     def start_clock(self) -> None:
