@@ -16,6 +16,26 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shard",
+        default=None,
+        help="i/n: run only every n-th collected test, starting at the i-th (make unit runs n processes)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shard = config.getoption("--shard")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    if not 0 <= index < count:
+        raise pytest.UsageError(f"--shard {shard}: expected i/n with 0 <= i < n")
+    keep = [item for k, item in enumerate(items) if k % count == index]
+    config.hook.pytest_deselected(items=[item for k, item in enumerate(items) if k % count != index])
+    items[:] = keep
+
+
 STANDARD = pytest.mark.parametrize("stack", ["standard"], indirect=True)
 BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indirect=True)
 

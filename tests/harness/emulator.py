@@ -24,6 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+CODE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/code$")
 ACCOUNT_ID = "123456789012"
 
 InvokeHandler = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]
@@ -164,6 +165,7 @@ class Emulator:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.invoke_handler: InvokeHandler | None = None
         self.move_tasks = MessageMoveTasks(self)
+        self.code_updated: Callable[[str], Any] | None = None  # UpdateFunctionCode succeeded (runner.reload)
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -195,6 +197,16 @@ class Emulator:
                     status, headers = 500, {"x-amzn-ErrorType": "ServiceException"}
                     body = json.dumps({"Type": "Service", "message": f"{type(exc).__name__}: {exc}"}).encode()
                 return Response(body, status=status, headers=headers)(environ, start_response)
+            code = CODE_PATH.match(environ.get("PATH_INFO", ""))
+            if code and environ.get("REQUEST_METHOD") == "PUT" and self.code_updated is not None:
+                name = urllib.parse.unquote(code.group("name")).split(":")[-1]
+
+                def notify(status: str, headers: list, exc_info: Any = None) -> Any:
+                    if status.startswith("200"):
+                        threading.Thread(target=self.code_updated, args=(name,), daemon=True).start()
+                    return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+                return moto_app(environ, notify)
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith("AmazonSQS.") and target.split(".", 1)[1] in self.move_tasks.ACTIONS:
                 request = Request(environ)

@@ -219,6 +219,7 @@ class FunctionPool:
         self.errors = 0
         self.calls: Counter[str] = Counter()  # AWS API calls made by this function's invocations
         self.s3_put_bytes = 0
+        self.closed = False  # replaced by a new deployment: workers finishing now are not kept
 
     def invoke(self, event: Any) -> InvocationResult:
         with self._slots:
@@ -233,12 +234,15 @@ class FunctionPool:
                 if result.usage:
                     self.calls.update(result.usage["calls"])
                     self.s3_put_bytes += result.usage["s3_put_bytes"]
-                if worker.alive:
+                if worker.alive and not self.closed:
                     self._idle.append(worker)
+                elif worker.alive:
+                    worker.kill()
             return result
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             for worker in self._idle:
                 worker.kill()
             self._idle.clear()
@@ -406,8 +410,12 @@ class LocalLambdaRunner:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.functions:
             self.discover()
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for name, spec in self.functions.items():
-            self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, self.log_dir / f"{name}.log")
+            log_file = self.log_dir / f"{name}.log"
+            with open(log_file, "a") as f:  # runs are separated in the log
+                f.write(f"START LocalRunner {started} endpoint {self.endpoint}\n")
+            self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, log_file)
         for mapping in self.mappings:
             if mapping.function not in self.pools:
                 continue
@@ -415,6 +423,65 @@ class LocalLambdaRunner:
             for i in range(pollers):
                 self._spawn(self._poll_sqs, mapping, name=f"poll-{mapping.function}-{i}")
         return self
+
+    def ship_logs_to_cloudwatch(self, every: float = 1.0) -> None:
+        """Copy each function's log lines to its CloudWatch Logs group on the emulator (one
+        stream per run), so ``aws logs tail /aws/lambda/<name>`` works as on AWS."""
+        self._spawn(self._ship_logs, every, name="log-shipper")
+
+    def _ship_logs(self, every: float) -> None:
+        logs = self.client("logs")
+        stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        offsets = {
+            name: pool.log_file.stat().st_size if pool.log_file.exists() else 0 for name, pool in self.pools.items()
+        }
+        created: set[str] = set()
+        while not self._stop.wait(every):
+            for name, pool in list(self.pools.items()):
+                try:
+                    with open(pool.log_file, "rb") as f:
+                        f.seek(offsets.get(name, 0))
+                        data = f.read()
+                    complete = data[: data.rfind(b"\n") + 1]  # whole lines only
+                    offsets[name] = offsets.get(name, 0) + len(complete)
+                    lines = [line for line in complete.decode(errors="replace").splitlines() if line.strip()]
+                    if not lines:
+                        continue
+                    if name not in created:
+                        try:
+                            logs.create_log_group(logGroupName=pool.spec.log_group)
+                        except logs.exceptions.ResourceAlreadyExistsException:
+                            pass
+                        try:
+                            logs.create_log_stream(logGroupName=pool.spec.log_group, logStreamName=stream)
+                        except logs.exceptions.ResourceAlreadyExistsException:
+                            pass
+                        created.add(name)
+                    now = int(time.time() * 1000)
+                    for start in range(0, len(lines), 1000):
+                        logs.put_log_events(
+                            logGroupName=pool.spec.log_group,
+                            logStreamName=stream,
+                            logEvents=[{"timestamp": now, "message": line} for line in lines[start : start + 1000]],
+                        )
+                except FileNotFoundError:
+                    continue
+                except Exception:
+                    if not self._stop.is_set():
+                        log.exception("shipping %s's logs", name)
+
+    def reload(self, name: str) -> bool:
+        """The function's code changed (UpdateFunctionCode): later invocations run the new code
+        in fresh workers; invocations in flight finish on the old. Returns whether it was known."""
+        old = self.pools.get(name)
+        if old is None:
+            return False
+        pool = FunctionPool(old.spec, self._code_dir(name), self.base_env, old.log_file)
+        pool.invocations, pool.errors = old.invocations, old.errors
+        self.pools[name] = pool
+        old.close()
+        log.info("%s: new code deployed (%s)", name, pool.code_dir.name)
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -432,14 +499,13 @@ class LocalLambdaRunner:
 
     def _poll_sqs(self, mapping: SqsMapping) -> None:
         sqs = self.client("sqs")
-        pool = self.pools[mapping.function]
         while not self._stop.is_set():
             try:
                 messages = self._receive(sqs, mapping)
                 if not messages:
                     continue
                 records = [sqs_event_record(m, mapping.queue_arn, self.region) for m in messages]
-                result = pool.invoke({"Records": records})
+                result = self.pools[mapping.function].invoke({"Records": records})  # the current code
                 if not result.ok:
                     log.warning("%s failed: %s", mapping.function, result.error)
                 done = successful_receipts(records, result, mapping.report_failures)

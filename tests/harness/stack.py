@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from tests.harness import progress as progress_apply
 from tests.harness import terraform, variant
 from tests.harness.emulator import Emulator
 from tests.harness.runner import LocalLambdaRunner
@@ -67,8 +68,18 @@ def _apply_in_thread(results: dict[str, Any], key: str, apply: Any, *args: Any, 
     return thread
 
 
-def start(extra_vars: dict[str, str] | None = None, fifo_variant: bool = False, port: int | None = None) -> Stack:
-    """Emulator, apply (and the FIFO sticky variant beside it, if asked), then the runner."""
+def start(
+    extra_vars: dict[str, str] | None = None,
+    fifo_variant: bool = False,
+    port: int | None = None,
+    progress: progress_apply.Progress | None = None,
+    log_path: Path | None = None,
+) -> Stack:
+    """Emulator, apply (and the FIFO sticky variant beside it, if asked), then the runner.
+
+    With ``progress``, the main apply reports each resource applied and logs to ``log_path``
+    (and runs in this thread, so Ctrl-C stops it); nothing is left behind if it fails.
+    """
     emulator = Emulator(port=port).start()
     venv_bin = Path(sys.executable).parent
     env = {**emulator.env(), "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -79,14 +90,17 @@ def start(extra_vars: dict[str, str] | None = None, fifo_variant: bool = False, 
     results: dict[str, Any] = {}
     try:
         terraform.generate()
-        threads = [
-            _apply_in_thread(results, "main", terraform.apply, env, state_dir / "local.tfstate", extra_vars=extra_vars)
-        ]
+        threads = []
         if fifo_variant:
             variant.generate()
-            threads.append(
-                _apply_in_thread(results, "fifo", variant.apply, env, state_dir / "fifo.tfstate", extra_vars=extra_vars)
-            )
+            fifo_state = state_dir / "fifo.tfstate"
+            threads.append(_apply_in_thread(results, "fifo", variant.apply, env, fifo_state, extra_vars=extra_vars))
+        main_state = state_dir / "local.tfstate"
+        if progress is not None:
+            log = log_path or REPO / ".build" / "apply.log"
+            results["main"] = progress_apply.apply(env, main_state, log, progress, extra_vars=extra_vars)
+        else:
+            threads.append(_apply_in_thread(results, "main", terraform.apply, env, main_state, extra_vars=extra_vars))
         for thread in threads:
             thread.join()
         for value in results.values():
@@ -102,5 +116,6 @@ def start(extra_vars: dict[str, str] | None = None, fifo_variant: bool = False, 
     runner.start()
     emulator.invoke_handler = runner.handle_invoke
     emulator.sns_handler = runner.deliver_sns
+    emulator.code_updated = runner.reload
     variants = {"fifo": results["fifo"]} if fifo_variant else {}
     return Stack(emulator, runner, results["main"], apply_seconds, variants=variants)
