@@ -179,3 +179,26 @@ def test_redeployed_code_runs_from_the_next_invocation(tmp_path):
         runner.stop()
         emulator.invoke_handler = None
         emulator.stop()
+
+
+def test_pinned_versions_match_ci_and_the_readme():
+    ci = (REPO / ".github" / "workflows" / "ci.yml").read_text()
+    python = (REPO / ".python-version").read_text().strip()
+    tf = (REPO / ".terraform-version").read_text().strip()
+    assert f'PYTHON_VERSION: "{python}"' in ci and f'TF_VERSION: "{tf}"' in ci
+    readme = (REPO / "README.md").read_text()
+    assert f"Python {python}" in readme and f"Terraform {tf.rsplit('.', 1)[0]}" in readme
+    assert "../shared" not in readme  # nothing points outside the repo
+
+
+def test_readme_configuration_lists_every_root_variable():
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    variables = (REPO / "terraform" / "variables.tf").read_text()
+    for name in re.findall(r'^variable "([a-z_]+)"', variables, flags=re.M):
+        body = variables.split(f'variable "{name}"', 1)[1].split("\nvariable ", 1)[0]
+        shape = body.split("object({", 1)[1].split("})", 1)[0] if "object({" in body else ""
+        fields = re.findall(r"^\s+([a-z_]+)\s+=", shape, flags=re.M)
+        for key in [f"{name}.{f}" for f in fields] or [name]:
+            assert f"`{key}`" in readme or f"`relay.{key.split('.')[-1]}`" in readme, key
