@@ -90,8 +90,10 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         timed_out = pool.invoke({"sleep": True})
         assert not timed_out.ok and timed_out.error["errorType"] == "Sandbox.Timedout"
         assert pool.invoke({}).error["errorType"] == "ValueError"  # a fresh worker replaced the killed one
-        reports = [line for line in (tmp_path / "f.log").read_text().splitlines() if line.startswith("REPORT")]
-        assert len(reports) == 3 and "Status: timeout" in reports[1] and "Duration:" in reports[0]
+        lines = [json.loads(line) for line in (tmp_path / "f.log").read_text().splitlines() if line.startswith("{")]
+        reports = [line["record"] for line in lines if line.get("type") == "platform.report"]
+        assert [r["status"] for r in reports] == ["success", "timeout", "success"]
+        assert all(r["metrics"]["durationMs"] >= 0 and r["requestId"] for r in reports)
     finally:
         pool.close()
 

@@ -117,6 +117,10 @@ class InvocationResult:
     usage: dict[str, Any] | None = None  # AWS calls the invocation made (bootstrap counts them)
 
 
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
 def trace_header() -> str:
     """An X-Ray trace header as the Lambda runtime sets it; not sampled, so nothing is sent."""
     return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
@@ -190,10 +194,19 @@ class Worker:
         return InvocationResult(True, payload=answer["payload"], usage=answer.get("usage"))
 
     def _report(self, request_id: str, started: float, timed_out: bool) -> None:
-        """The REPORT line Lambda writes after each invocation (durations for tuning timeouts)."""
-        status = "\tStatus: timeout" if timed_out else ""
+        """The platform.report line Lambda writes after each invocation in the JSON log format
+        (durations for tuning timeouts); every line of a function's log is JSON."""
         duration = (time.monotonic() - started) * 1000
-        self._log.write(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms{status}\n".encode())
+        record = {
+            "requestId": request_id,
+            "metrics": {
+                "durationMs": round(duration, 2),
+                "billedDurationMs": int(duration) + 1,
+                "memorySizeMB": self.spec.memory,
+            },
+            "status": "timeout" if timed_out else "success",
+        }
+        self._log.write((json.dumps({"time": utc_now(), "type": "platform.report", "record": record}) + "\n").encode())
         self._log.flush()
 
     @property
@@ -414,7 +427,8 @@ class LocalLambdaRunner:
         for name, spec in self.functions.items():
             log_file = self.log_dir / f"{name}.log"
             with open(log_file, "a") as f:  # runs are separated in the log
-                f.write(f"START LocalRunner {started} endpoint {self.endpoint}\n")
+                record = {"functionName": name, "endpoint": self.endpoint, "started": started}
+                f.write(json.dumps({"time": utc_now(), "type": "local.runner.start", "record": record}) + "\n")
             self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, log_file)
         for mapping in self.mappings:
             if mapping.function not in self.pools:
