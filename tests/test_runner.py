@@ -378,3 +378,26 @@ def test_start_message_move_task_refuses_a_missing_queue_and_a_queue_that_is_no_
     with pytest.raises(ClientError) as not_a_dlq:
         sqs.start_message_move_task(SourceArn=arn)
     assert not_a_dlq.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_make_redrive_works_against_the_local_stack(emulator_sqs, monkeypatch):
+    import uuid
+
+    from shared import clients, redrive
+
+    emulator, sqs = emulator_sqs
+    for key, value in emulator.env().items():
+        monkeypatch.setenv(key, value)
+    clients.reset()
+    try:
+        url, dlq = _queue_with_dead_letters(sqs, f"redrive-{uuid.uuid4().hex[:6]}", ["x", "y"])
+        result = redrive.redrive(dlq)
+        assert result.source_url == url and (result.task or result.moved == 2)
+
+        def back() -> int:
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+        assert wait_for(lambda: back() == 2, timeout=20)
+    finally:
+        clients.reset()
