@@ -1,7 +1,7 @@
 """The local stack as a tool (ENV=local): the embedded emulator as an environment.
 
 python -m tests.harness.local_env plan              # what terraform would create (fresh emulator)
-python -m tests.harness.local_env apply [--port N]  # apply with progress, then serve until Ctrl-C
+python -m tests.harness.local_env apply [--port N]  # apply with progress, serve (and redeploy changes) until Ctrl-C
 python -m tests.harness.local_env invoke FN EVENT   # invoke a function of the running stack
 python -m tests.harness.local_env logs FN           # follow a function's log
 python -m tests.harness.local_env deploy FN         # rebuild FN's zip and update the running stack
@@ -105,8 +105,7 @@ def apply(port: int | None) -> int:
             )
         )
         print(summary(stack, time.time() - started, APPLY_LOG), flush=True)
-        while True:
-            time.sleep(3600)
+        watch(lambda: json.loads(STATE.read_text()))
     except KeyboardInterrupt:
         print("\nStopping.", file=sys.stderr)
     finally:
@@ -202,8 +201,8 @@ def build_zip(folder: str, output: Path) -> bytes:
     return output.read_bytes()
 
 
-def deploy(fn: str) -> int:
-    state = running()
+def deploy(fn: str, state: dict[str, Any] | None = None) -> int:
+    state = state or running()
     started = time.time()
     lam = client(state, "lambda")
     builds = terraform.OFFLINE_ROOT / "terraform" / "builds"
@@ -216,6 +215,31 @@ def deploy(fn: str) -> int:
         print(f"{name}: deployed {len(zips[folder]) // 1024} KiB (sha256 {base64.b64decode(sha).hex()[:12]})")
     print(f"done in {time.time() - started:.1f}s; the running stack uses the new code from the next invocation")
     return 0
+
+
+def fingerprint(path: Path) -> tuple:
+    return tuple(sorted((str(f), f.stat().st_mtime_ns) for f in path.rglob("*.py") if "__pycache__" not in f.parts))
+
+
+def watch(state: Any, every: float = 1.0) -> None:
+    """Redeploy a function into the running stack when its folder (or shared/) changes."""
+    folders = {p.name: p for p in (REPO / "functions").iterdir() if (p / "app.py").exists()}
+    seen = {name: fingerprint(path) for name, path in folders.items()}
+    shared = fingerprint(REPO / "shared")
+    print("Watching functions/ and shared/: a saved change is redeployed.", flush=True)
+    while True:
+        time.sleep(every)
+        now_shared = fingerprint(REPO / "shared")
+        changed = [name for name, path in folders.items() if fingerprint(path) != seen[name]]
+        if now_shared != shared:
+            changed = list(folders)
+        for name in changed:
+            seen[name] = fingerprint(folders[name])
+            try:
+                deploy(name, state())
+            except Exception as exc:  # a broken build must not stop the stack
+                print(f"redeploy of {name} failed: {exc}", file=sys.stderr, flush=True)
+        shared = now_shared
 
 
 def main(argv: list[str] | None = None) -> int:
