@@ -131,10 +131,20 @@ def test_ctrl_c_during_apply_stops_quietly_and_leaves_no_state(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert wait_for(lambda: log.exists() and "aws_sqs_queue.a" in log.read_text(), timeout=60), "apply never started"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        assert wait_for(lambda: log.exists() and "aws_sqs_queue.a" in log.read_text(), timeout=60), (
+            "apply never started"
+        )
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # the test failed: interrupt it (it stops its terraform), then make sure
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and "Interrupted" in err and len(err.strip().splitlines()) == 1, err
     assert "1/2" in out  # the progress line
