@@ -38,6 +38,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 STANDARD = pytest.mark.parametrize("stack", ["standard"], indirect=True)
 BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indirect=True)
+# pytest runs a session fixture's tests grouped by parameter, standard first: a test marked
+# LATE runs with the FIFO group, minutes after the standard ones (for scenarios whose
+# timeouts should run out meanwhile). It must use only outputs both views share.
+LATE = pytest.mark.parametrize("stack", ["fifo"], indirect=True)
 
 
 def load_function(name: str) -> ModuleType:
