@@ -62,6 +62,7 @@ def test_init_uses_the_mirror_only_where_it_exists(tmp_path, monkeypatch):
 def test_apply_progress_counts_resources_and_logs_everything():
     lines = [
         json.dumps({"type": "version", "terraform": "1.11.4"}),
+        json.dumps({"type": "apply_complete", "hook": {"resource": {"addr": "data.x"}, "action": "read"}}),
         json.dumps({"type": "change_summary", "changes": {"add": 3, "change": 0, "remove": 0, "operation": "plan"}}),
         *[json.dumps({"type": "apply_complete", "hook": {"resource": {"addr": f"module.q[{i}]"}}}) for i in range(3)],
         json.dumps({"type": "diagnostic", "diagnostic": {"severity": "error", "summary": "boom", "detail": "why"}}),

@@ -50,7 +50,7 @@ def read_events(lines: IO[str], log: IO[str], progress: Progress) -> list[str]:
         if kind == "change_summary" and message.get("changes", {}).get("operation") == "plan":
             changes = message["changes"]
             total = changes.get("add", 0) + changes.get("change", 0) + changes.get("remove", 0)
-        elif kind == "apply_complete":
+        elif kind == "apply_complete" and message.get("hook", {}).get("action") != "read":  # data sources: no
             applied += 1
             progress(applied, total, message.get("hook", {}).get("resource", {}).get("addr", ""))
         elif kind == "diagnostic" and message.get("diagnostic", {}).get("severity") == "error":
