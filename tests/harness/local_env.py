@@ -17,6 +17,7 @@ import argparse
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,9 +76,18 @@ def summary(stack: Any, seconds: float, log: Path) -> str:
     )
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def apply(port: int | None) -> int:
     from tests.harness import progress
     from tests.harness import stack as harness
+
+    # Ctrl-C even when started in the background of a script (SIGINT inherited as ignored), and
+    # `kill` (SIGTERM) stop the stack the same quiet way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
 
     started = time.time()
     print(f"Applying terraform/ (environment local) to the embedded emulator{f' on port {port}' if port else ''}...")
