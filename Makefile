@@ -1,10 +1,13 @@
 # Two commands: `make demo` and `make test`. Each creates .venv and installs what it needs.
+# `make` alone lists every target.
 SHELL          := /bin/bash
 PYTHON         ?= python3
 VENV           := .venv
 PY             := $(VENV)/bin/python
+# Offline provider mirror; when the directory does not exist, terraform init uses the registry.
 TF_PLUGIN_DIR  ?= /opt/tf-plugins
 ENV            ?= local
+PORT           ?=
 export TF_PLUGIN_DIR
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -13,16 +16,49 @@ TF             := terraform -chdir=terraform
 CHECKOV_VENV   := .venv-checkov
 CHECKOV        := checkov==3.3.30
 ENVIRONMENTS   := local dev stg prod
+LOCAL          := $(PY) -m tests.harness.local_env
+# Unit tests run in this many processes (pytest --shard, see tests/conftest.py).
+UNIT_SHARDS    := 2
 
-.PHONY: demo test unit e2e lint security fmt clean plan apply check-env redrive bench
+.DEFAULT_GOAL  := help
+.PHONY: help demo test unit e2e lint security fmt clean plan apply check-env check-credentials redrive bench \
+        invoke logs deploy  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+
+help: ## list the targets (this is the default goal)
+	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# --- the two commands --------------------------------------------------------------------
+
 demo: $(VENV)/.installed ## emulator + terraform apply + sample traffic + summary
 	$(PY) -m tests.harness.demo
+
+# lint, the security scan, unit and end-to-end tests run side by side: the end-to-end
+# tests mostly wait on queues, the rest mostly computes. Each pytest run prints its 15
+# slowest tests (pyproject.toml).
+test: $(VENV)/.installed ## every test: lint, security scan, terraform checks, unit, end-to-end (in parallel)
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint security unit e2e
+
+unit: $(VENV)/.installed ## unit tests only (no stack), in parallel processes
+	@$(MAKE) --no-print-directory -j$(UNIT_SHARDS) --output-sync=target $(addprefix unit-shard-,$(shell seq 0 $$(($(UNIT_SHARDS) - 1))))
+
+unit-shard-%:
+	$(PY) -m pytest -q -m "not e2e" --shard=$*/$(UNIT_SHARDS)
+
+e2e: $(VENV)/.installed ## end-to-end tests only: emulator + terraform apply + local runner
+	$(PY) -m pytest -q -m e2e
+
+lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
+	$(VENV)/bin/ruff check shared functions tests
+	$(VENV)/bin/ruff format --check shared functions tests
+	$(VENV)/bin/mypy shared tests/harness
+	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
+	terraform fmt -check -recursive terraform
 
 $(CHECKOV_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -32,55 +68,61 @@ $(CHECKOV_VENV)/.installed: Makefile
 security: $(CHECKOV_VENV)/.installed ## checkov over terraform/: zero failures; every skip is justified inline
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact --skip-download
 
-test: lint security ## every test: lint, security scan, terraform checks, unit, end-to-end
-	$(PY) -m pytest -q
-
-lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
-	$(VENV)/bin/ruff check shared functions tests
-	$(VENV)/bin/ruff format --check shared functions tests
-	$(VENV)/bin/mypy shared tests/harness
-	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
-	terraform fmt -check -recursive terraform
-
-unit: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not e2e"
-
-e2e: $(VENV)/.installed
-	$(PY) -m pytest -q -m e2e
+# --- environments: local = the embedded emulator; dev/stg/prod = AWS with the S3 backend ----
+# `apply` applies exactly the plan file `plan` wrote (same packages in terraform/builds).
+# Other targets (e.g. TARGET=localstack) hook in here: a LOCAL_TARGET_<name> recipe.
 
 check-env:
 	@[[ " $(ENVIRONMENTS) " == *" $(ENV) "* ]] || { echo "ENV must be one of: $(ENVIRONMENTS)" >&2; exit 2; }
 
-# Per environment: local = the embedded emulator; dev/stg/prod = AWS with the S3 backend.
-# `apply` applies exactly the plan file `plan` wrote (same packages in terraform/builds).
-LOCAL_DEPS     = $(if $(filter local,$(ENV)),$(VENV)/.installed)
+check-credentials: $(VENV)/.installed
+	@$(PY) -c 'import boto3, sys; sys.exit(boto3.Session().get_credentials() is None)' || { \
+	  echo "no AWS credentials for ENV=$(ENV): set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)" >&2; exit 2; }
+
+LOCAL_DEPS     = $(if $(filter local,$(ENV)),$(VENV)/.installed,check-credentials)
 
 plan: check-env $(LOCAL_DEPS) ## terraform plan for ENV (default local)
 ifeq ($(ENV),local)
-	$(PY) -m tests.harness.local_env plan
+	$(LOCAL) plan
 else
 	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend
 	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
 endif
 
-apply: check-env $(LOCAL_DEPS) ## apply ENV's saved plan (local: apply to the emulator and serve it)
+apply: check-env $(LOCAL_DEPS) ## ENV=local: apply to the emulator and serve it [PORT=4566]; else apply ENV's saved plan
 ifeq ($(ENV),local)
-	$(PY) -m tests.harness.local_env apply
+	@$(LOCAL) apply $(if $(PORT),--port $(PORT))
 else
 	@test -f terraform/$(ENV).tfplan || { echo "run 'make plan ENV=$(ENV)' first" >&2; exit 2; }
 	$(TF) apply -input=false $(ENV).tfplan
 endif
 
-bench: $(VENV)/.installed ## AWS requests per message, ours vs the seeds; zip sizes, import times (not a test)
-	$(PY) -m tests.bench.run
+# --- against the running local stack (`make apply` in another shell) -------------------------
+
+invoke: $(VENV)/.installed ## invoke a function: make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<function folder or name> [EVENT=events/<file>.json]" >&2; exit 2; }
+	@$(LOCAL) invoke "$(FN)" $(or $(EVENT),$(wildcard events/$(FN).json))
+
+logs: $(VENV)/.installed ## follow a function's log: make logs FN=sticky_dispatcher
+	@test -n "$(FN)" || { echo "usage: make logs FN=<function folder or name>" >&2; exit 2; }
+	@$(LOCAL) logs "$(FN)"
+
+deploy: $(VENV)/.installed ## redeploy one changed function into the running stack: make deploy FN=fanout_worker
+	@test -n "$(FN)" || { echo "usage: make deploy FN=<function folder or name>" >&2; exit 2; }
+	@$(LOCAL) deploy "$(FN)"
 
 redrive: $(VENV)/.installed ## move DLQ messages back to their source queue: make redrive DLQ=<dlq url> [MAX=n]
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n]" >&2; exit 2; }
-	$(PY) -m shared.redrive "$(DLQ)" $(if $(MAX),--max $(MAX))
+	@$(PY) -m shared.redrive "$(DLQ)" $(if $(MAX),--max $(MAX))
 
-fmt: $(VENV)/.installed
+# --- other -------------------------------------------------------------------------------
+
+bench: $(VENV)/.installed ## AWS requests per message, ours vs the seeds; zip sizes, import times (not a test)
+	$(PY) -m tests.bench.run
+
+fmt: $(VENV)/.installed ## format Python and Terraform
 	$(VENV)/bin/ruff format shared functions tests
 	terraform fmt -recursive terraform
 
-clean:
+clean: ## remove build output (.build, caches)
 	rm -rf .build .pytest_cache

@@ -16,8 +16,32 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shard",
+        default=None,
+        help="i/n: run only every n-th collected test, starting at the i-th (make unit runs n processes)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shard = config.getoption("--shard")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    if not 0 <= index < count:
+        raise pytest.UsageError(f"--shard {shard}: expected i/n with 0 <= i < n")
+    keep = [item for k, item in enumerate(items) if k % count == index]
+    config.hook.pytest_deselected(items=[item for k, item in enumerate(items) if k % count != index])
+    items[:] = keep
+
+
 STANDARD = pytest.mark.parametrize("stack", ["standard"], indirect=True)
 BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indirect=True)
+# pytest runs a session fixture's tests grouped by parameter, standard first: a test marked
+# LATE runs with the FIFO group, minutes after the standard ones (for scenarios whose
+# timeouts should run out meanwhile). It must use only outputs both views share.
+LATE = pytest.mark.parametrize("stack", ["fifo"], indirect=True)
 
 
 def load_function(name: str) -> ModuleType:
@@ -51,23 +75,35 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clients.reset()
 
 
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest):
-    """The deployed local stack (emulator + terraform apply + runner), once per sticky queue type.
+# The test environment: local.tfvars with the sticky settings the scenarios are written for.
+TEST_VARS = {
+    "sticky": '{pool_size=4, queue_type="standard", dispatcher_timeout=10, assignment_ttl_seconds=60}',
+}
 
-    Tests choose the type with ``@pytest.mark.parametrize("stack", [...], indirect=True)``
-    (see ``STANDARD`` / ``BOTH_QUEUE_TYPES``); pytest groups them so each type is applied once.
-    """
+
+@pytest.fixture(scope="session")
+def deployment():
+    """One deployment per session: the real root (standard sticky queues) and, beside it on the
+    same emulator, the FIFO sticky variant; one runner serves both."""
+    from tests.harness import dead_letters
     from tests.harness import stack as harness
 
-    queue_type = request.param
-    deployed = harness.start(
-        extra_vars={
-            "sticky": f'{{pool_size=4, queue_type="{queue_type}", dispatcher_timeout=10, assignment_ttl_seconds=60}}'
-        }
-    )
-    deployed.queue_type = queue_type
+    deployed = harness.start(extra_vars=TEST_VARS, fifo_variant=True)
+    dead_letters.start(deployed)  # their visibility timeouts run out while the other tests run
     yield deployed
+    for scenario in deployed.scenarios.values():
+        if isinstance(scenario, dead_letters.FanoutPoison):
+            scenario.stop.set()
     deployed.runner.stop()
     urllib.request.urlopen(urllib.request.Request(f"{deployed.emulator.endpoint}/moto-api/reset", method="POST"))
     deployed.emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest, deployment):
+    """The deployment seen through one sticky queue type.
+
+    Tests choose the type with ``@pytest.mark.parametrize("stack", [...], indirect=True)``
+    (see ``STANDARD`` / ``BOTH_QUEUE_TYPES``).
+    """
+    return deployment.view(getattr(request, "param", "standard"))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import pytest
 
 from tests.conftest import BOTH_QUEUE_TYPES
+from tests.harness import dead_letters
 from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.e2e, BOTH_QUEUE_TYPES]
@@ -24,6 +24,29 @@ def read_document(stack, user_id: str) -> dict | None:
     except s3.exceptions.NoSuchKey:
         return None
     return json.loads(body)
+
+
+def in_queue(sqs, url: str) -> int:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return sum(
+        int(attrs.get(a, 0))
+        for a in (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+    )
+
+
+def pending_in_pools(stack, pools) -> int:
+    """Messages still in the pool queues, not counting the dead-letter scenario's poison."""
+    sqs = stack.client("sqs")
+    pools = list(pools)
+    total = sum(in_queue(sqs, q["url"]) for q in pools)
+    poison = stack.scenarios.get(f"sticky-{stack.queue_type}")
+    if poison is not None and in_queue(sqs, poison.pool["dlq_url"]) == 0:
+        total -= 1  # the poison has not reached its DLQ yet
+    return total
 
 
 def invoke_ingester(lam, function: str, payload: dict) -> dict:
@@ -68,7 +91,10 @@ def test_concurrent_users_each_get_exactly_their_messages_in_order(stack):
         return all(len((read_document(stack, u) or {}).get("entries", [])) >= PER_USER for u in users)
 
     assert wait_for(all_complete, timeout=180), "not every document received all its messages"
-    time.sleep(2)  # anything duplicated late would show up now
+    # A late duplicate needs a message still in a pool queue: wait until none is left (bar the
+    # dead-letter scenario's poison), then the documents are final and exact.
+    pools = stack.outputs["sticky_queue"]["pool_queues"].values()
+    assert wait_for(lambda: pending_in_pools(stack, pools) == 0, timeout=120), "pool queues never drained"
     for user in users:
         entries = read_document(stack, user)["entries"]
         assert [e["body"]["n"] for e in entries] == list(range(PER_USER)), user
@@ -93,45 +119,27 @@ def test_concurrent_users_each_get_exactly_their_messages_in_order(stack):
 
 
 def test_invalid_message_reaches_dlq_while_valid_ones_in_its_batch_succeed(stack):
-    pool = stack.outputs["sticky_queue"]["pool_queues"]["00"]
+    # sent at stack start (tests/harness/dead_letters.py): the visibility timeouts run meanwhile
+    scenario = dead_letters.sticky(stack)
     sqs = stack.client("sqs")
-    user = f"dlq-{uuid.uuid4().hex[:6]}"
-    fifo = stack.queue_type == "fifo"
 
-    def entry(i: int, body: str, group: str) -> dict:
-        e = {"Id": str(i), "MessageBody": body}
-        if fifo:
-            e.update(MessageGroupId=group, MessageDeduplicationId=uuid.uuid4().hex)
-        return e
-
-    valid = [json.dumps({"user_id": user, "seq": n, "message_id": f"{user}-{n}", "body": {"n": n}}) for n in (1, 2, 3)]
-    poison = json.dumps({"user_id": user, "seq": "not-a-number", "body": None})
-    sqs.send_message_batch(
-        QueueUrl=pool["url"],
-        Entries=[
-            entry(0, valid[0], user),
-            entry(1, poison, "poison"),
-            entry(2, valid[1], user),
-            entry(3, valid[2], user),
-        ],
-    )
-
-    doc = wait_for(lambda: read_document(stack, user), timeout=60)
+    doc = wait_for(lambda: read_document(stack, scenario.user), timeout=60)
+    assert doc, "the valid messages of the batch were not applied"
     assert [e["body"]["n"] for e in doc["entries"]] == [1, 2, 3]
 
-    def dead_letters():
-        got = sqs.receive_message(QueueUrl=pool["dlq_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    def dead_letters_():
+        got = sqs.receive_message(QueueUrl=scenario.pool["dlq_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
         return got.get("Messages")
 
     # maxReceiveCount receives, each after the visibility timeout (6 x the dispatcher's timeout)
     visibility = int(
-        sqs.get_queue_attributes(QueueUrl=pool["url"], AttributeNames=["VisibilityTimeout"])["Attributes"][
+        sqs.get_queue_attributes(QueueUrl=scenario.pool["url"], AttributeNames=["VisibilityTimeout"])["Attributes"][
             "VisibilityTimeout"
         ]
     )
-    moved = wait_for(dead_letters, timeout=visibility * 3 + 60, interval=2)
-    assert moved and [m["Body"] for m in moved] == [poison]
-    assert [e["body"]["n"] for e in read_document(stack, user)["entries"]] == [1, 2, 3]
+    moved = wait_for(dead_letters_, timeout=visibility * 3 + 60, interval=2)
+    assert moved and [m["Body"] for m in moved] == [scenario.poison]
+    assert [e["body"]["n"] for e in read_document(stack, scenario.user)["entries"]] == [1, 2, 3]
 
 
 def test_invalid_ingest_request_is_rejected_with_a_clear_error(stack):

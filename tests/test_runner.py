@@ -90,8 +90,10 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         timed_out = pool.invoke({"sleep": True})
         assert not timed_out.ok and timed_out.error["errorType"] == "Sandbox.Timedout"
         assert pool.invoke({}).error["errorType"] == "ValueError"  # a fresh worker replaced the killed one
-        reports = [line for line in (tmp_path / "f.log").read_text().splitlines() if line.startswith("REPORT")]
-        assert len(reports) == 3 and "Status: timeout" in reports[1] and "Duration:" in reports[0]
+        lines = [json.loads(line) for line in (tmp_path / "f.log").read_text().splitlines() if line.startswith("{")]
+        reports = [line["record"] for line in lines if line.get("type") == "platform.report"]
+        assert [r["status"] for r in reports] == ["success", "timeout", "success"]
+        assert all(r["metrics"]["durationMs"] >= 0 and r["requestId"] for r in reports)
     finally:
         pool.close()
 
@@ -126,7 +128,8 @@ def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_p
     try:
         (result,) = runner.fire("tick", sync=True)
         assert result.payload == {"source": "aws.events"}
-        assert runner.fire("tick") == []  # asynchronous: queued like EventBridge's invocation
+        (queued,) = runner.fire("tick")  # asynchronous: queued like EventBridge's invocation, not run here
+        assert queued["source"] == "aws.events" and queued["resources"] == [runner.schedules[0].rule_arn]
         runner.deliver_sns(
             "arn:aws:lambda:us-east-1:123456789012:function:f", {"Records": [{"EventSource": "aws:sns"}]}
         )
@@ -180,3 +183,221 @@ def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
     counter.paused = False
     assert counter.take() == {"calls": {"sqs:ListQueues": 1}, "s3_put_bytes": 0}
     assert counter.take()["calls"] == {}
+
+
+# --- the Invoke API as Lambda answers it (through the emulator, no stack) --------------------
+
+
+@pytest.fixture
+def invoke_api(tmp_path):
+    """An emulator whose Invoke API is served by a runner with one function ``f``."""
+    import boto3
+    from botocore.config import Config
+
+    from tests.harness.emulator import Emulator
+    from tests.harness.runner import LocalLambdaRunner
+
+    pool = make_function(
+        tmp_path,
+        "def handler(event, context):\n"
+        "    if event.get('fail'):\n"
+        "        raise ValueError('bad input: ' + event['fail'])\n"
+        "    if event.get('big'):\n"
+        "        return 'x' * event['big']\n"
+        "    return {'got': event}\n",
+        timeout=10,
+    )
+    emulator = Emulator().start()
+    runner = LocalLambdaRunner(endpoint=emulator.endpoint, region="us-east-1", code_fetcher=lambda n: b"")
+    runner.pools["f"] = pool
+    emulator.invoke_handler = runner.handle_invoke
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(read_timeout=60),
+    )
+    try:
+        yield lam, pool
+    finally:
+        runner.stop()
+        emulator.invoke_handler = None
+        emulator.stop()
+
+
+def test_invoke_returns_the_function_result(invoke_api):
+    lam, pool = invoke_api
+    response = lam.invoke(FunctionName="f", Payload=b'{"a": 1}')
+    assert json.loads(response["Payload"].read()) == {"got": {"a": 1}} and "FunctionError" not in response
+    assert response["ExecutedVersion"] == "$LATEST"
+
+
+def test_non_json_payload_is_refused_at_once_with_invalid_request_content(invoke_api):
+    from botocore.exceptions import ClientError
+
+    lam, pool = invoke_api
+    for kind in ("RequestResponse", "Event"):
+        with pytest.raises(ClientError) as raised:
+            lam.invoke(FunctionName="f", InvocationType=kind, Payload=b"not json {")
+        error = raised.value.response
+        assert error["Error"]["Code"] == "InvalidRequestContentException"
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["ResponseMetadata"]["RetryAttempts"] == 0  # a client error: not retried
+        assert "Could not parse request body into json" in error["Error"]["Message"]
+    assert pool.invocations == 0  # nothing ran
+
+
+def test_payloads_over_the_lambda_quotas_are_refused(invoke_api):
+    from botocore.exceptions import ClientError
+
+    from tests.harness.runner import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+
+    lam, pool = invoke_api
+    assert (SYNC_PAYLOAD_LIMIT, ASYNC_PAYLOAD_LIMIT) == (6 * 1024 * 1024, 1024 * 1024)  # AWS: 6 MB sync, 1 MB async
+
+    def payload(size: int) -> bytes:
+        body = b'{"k": "' + b"x" * (size - 9) + b'"}'
+        assert len(body) == size
+        return body
+
+    for kind, limit in (("RequestResponse", SYNC_PAYLOAD_LIMIT), ("Event", ASYNC_PAYLOAD_LIMIT)):
+        with pytest.raises(ClientError) as raised:
+            lam.invoke(FunctionName="f", InvocationType=kind, Payload=payload(limit + 1))
+        assert raised.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+        assert f"smaller than {limit} bytes" in raised.value.response["Error"]["Message"]
+    assert pool.invocations == 0
+    # at the limit it runs; a 2 MB payload is fine synchronously, too big asynchronously
+    assert (
+        lam.invoke(FunctionName="f", InvocationType="Event", Payload=payload(ASYNC_PAYLOAD_LIMIT))["StatusCode"] == 202
+    )
+    ok = lam.invoke(FunctionName="f", Payload=payload(2 * 1024 * 1024))
+    assert "FunctionError" not in ok and len(json.loads(ok["Payload"].read())["got"]["k"]) == 2 * 1024 * 1024 - 9
+
+
+def test_a_response_over_6_mb_is_a_function_error(invoke_api):
+    lam, _ = invoke_api
+    response = lam.invoke(FunctionName="f", Payload=json.dumps({"big": 6 * 1024 * 1024 + 1}).encode())
+    error = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled" and error["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_function_errors_are_shaped_as_aws_shapes_them(invoke_api):
+    lam, _ = invoke_api
+    response = lam.invoke(FunctionName="f", Payload=b'{"fail": "seq"}')
+    error = json.loads(response["Payload"].read())
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert list(error) == ["errorMessage", "errorType", "requestId", "stackTrace"]  # the Python runtime's shape
+    assert error["errorMessage"] == "bad input: seq" and error["errorType"] == "ValueError"
+    assert error["stackTrace"] and all(isinstance(frame, str) for frame in error["stackTrace"])
+    assert "app.py" in error["stackTrace"][-1] and not any("bootstrap.py" in f for f in error["stackTrace"])
+
+
+def test_unknown_function_and_invocation_type_are_api_errors(invoke_api):
+    from botocore.exceptions import ClientError
+
+    lam, _ = invoke_api
+    with pytest.raises(ClientError) as raised:
+        lam.invoke(FunctionName="nope", Payload=b"{}")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert lam.invoke(FunctionName="f", InvocationType="DryRun", Payload=b"{}")["StatusCode"] == 204
+
+
+# --- SQS DLQ redrive on the emulator (StartMessageMoveTask, which moto lacks) -----------------
+
+
+@pytest.fixture
+def emulator_sqs():
+    import boto3
+
+    from tests.harness.emulator import Emulator
+
+    emulator = Emulator().start()
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        yield emulator, sqs
+    finally:
+        emulator.stop()
+
+
+def _queue_with_dead_letters(sqs, name: str, bodies: list[str]) -> tuple[str, str]:
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "0", "RedrivePolicy": redrive})["QueueUrl"]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    for _ in range(4):
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+        "ApproximateNumberOfMessages"
+    ] == str(len(bodies))
+    return url, dlq
+
+
+def test_start_message_move_task_moves_dead_letters_back_to_their_source(emulator_sqs):
+    import uuid
+
+    _, sqs = emulator_sqs
+    name = f"work-{uuid.uuid4().hex[:6]}"
+    url, dlq = _queue_with_dead_letters(sqs, name, ["a", "b", "c"])
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    handle = sqs.start_message_move_task(SourceArn=arn)["TaskHandle"]
+    done = wait_for(
+        lambda: [t for t in sqs.list_message_move_tasks(SourceArn=arn)["Results"] if t["Status"] == "COMPLETED"],
+        timeout=20,
+    )
+    assert done and done[0]["ApproximateNumberOfMessagesMoved"] == 3 and handle
+    back = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        back += [m["Body"] for m in got]
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(back) == ["a", "b", "c"]
+
+
+def test_start_message_move_task_refuses_a_missing_queue_and_a_queue_that_is_no_dlq(emulator_sqs):
+    import uuid
+
+    from botocore.exceptions import ClientError
+
+    _, sqs = emulator_sqs
+    with pytest.raises(ClientError) as missing:
+        sqs.start_message_move_task(SourceArn="arn:aws:sqs:us-east-1:123456789012:no-such-queue")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    url, _ = _queue_with_dead_letters(sqs, f"plain-{uuid.uuid4().hex[:6]}", [])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with pytest.raises(ClientError) as not_a_dlq:
+        sqs.start_message_move_task(SourceArn=arn)
+    assert not_a_dlq.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_make_redrive_works_against_the_local_stack(emulator_sqs, monkeypatch):
+    import uuid
+
+    from shared import clients, redrive
+
+    emulator, sqs = emulator_sqs
+    for key, value in emulator.env().items():
+        monkeypatch.setenv(key, value)
+    clients.reset()
+    try:
+        url, dlq = _queue_with_dead_letters(sqs, f"redrive-{uuid.uuid4().hex[:6]}", ["x", "y"])
+        result = redrive.redrive(dlq)
+        assert result.source_url == url and (result.task or result.moved == 2)
+
+        def back() -> int:
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+        assert wait_for(lambda: back() == 2, timeout=20)
+    finally:
+        clients.reset()

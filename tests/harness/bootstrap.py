@@ -33,6 +33,16 @@ class Context:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
+def error_shape(exc: BaseException) -> dict[str, Any]:
+    """What the Python runtime returns for an unhandled exception: the function's frames only."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
 def main() -> None:
     code_dir, handler_spec = sys.argv[1], sys.argv[2]
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -63,13 +73,7 @@ def main() -> None:
                 result = {"payload": handler(request["event"], Context(request))}
             except Exception as exc:
                 traceback.print_exc()
-                result = {
-                    "error": {
-                        "errorType": type(exc).__name__,
-                        "errorMessage": str(exc),
-                        "stackTrace": traceback.format_exc().splitlines(),
-                    }
-                }
+                result = {"error": error_shape(exc)}
         result["usage"] = counter.take()  # AWS calls of this invocation (for make bench)
         sys.stderr.flush()
         proto.write(json.dumps(result, default=str) + "\n")

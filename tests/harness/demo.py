@@ -189,8 +189,14 @@ def workflow_demo(stack: harness.Stack, requests: int = WORKFLOW_REQUESTS) -> li
 
 
 def main() -> int:
+    from tests.harness import progress
+
     print("Starting the embedded AWS emulator and applying terraform/ (environment: local)...", flush=True)
-    stack = harness.start()
+    try:
+        stack = harness.start(progress=progress.bar, log_path=harness.REPO / ".build" / "apply.log")
+    except KeyboardInterrupt:
+        print("\nInterrupted: terraform stopped, emulator stopped, no state left behind.", file=sys.stderr)
+        return 130
     try:
         print(f"  applied in {stack.apply_seconds:.0f}s; emulator at {stack.emulator.endpoint}")
         print(

@@ -46,6 +46,10 @@ import boto3
 
 log = logging.getLogger("local-runner")
 AWS_INITIAL_POLLERS = 5  # an SQS mapping starts with five concurrent batches (Lambda developer guide)
+# AWS Lambda quotas (docs: API_Invoke): payload of a synchronous invocation <= 6 MB (request
+# and response), of an asynchronous one <= 1 MB. moto would accept anything; AWS refuses.
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,6 +122,10 @@ class InvocationResult:
     usage: dict[str, Any] | None = None  # AWS calls the invocation made (bootstrap counts them)
 
 
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
 def trace_header() -> str:
     """An X-Ray trace header as the Lambda runtime sets it; not sampled, so nothing is sent."""
     return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
@@ -174,23 +182,36 @@ class Worker:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except BrokenPipeError:
-            return InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"})
+            message = f"RequestId: {request['request_id']} Error: Runtime exited without providing a reason"
+            return InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": message})
         started = time.monotonic()
         answer = self._read_line(timeout=self.spec.timeout)
         self._report(request["request_id"], started, timed_out=answer is None)
         if answer is None:
             self.kill()
-            message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+            message = f"RequestId: {request['request_id']} Error: Task timed out after {self.spec.timeout:.2f} seconds"
             return InvocationResult(False, error={"errorType": "Sandbox.Timedout", "errorMessage": message})
         if "error" in answer:
-            return InvocationResult(False, error=answer["error"], usage=answer.get("usage"))
+            error = {**answer["error"], "requestId": request["request_id"]}
+            if "stackTrace" in answer["error"]:  # the Python runtime's key order
+                error["stackTrace"] = error.pop("stackTrace")
+            return InvocationResult(False, error=error, usage=answer.get("usage"))
         return InvocationResult(True, payload=answer["payload"], usage=answer.get("usage"))
 
     def _report(self, request_id: str, started: float, timed_out: bool) -> None:
-        """The REPORT line Lambda writes after each invocation (durations for tuning timeouts)."""
-        status = "\tStatus: timeout" if timed_out else ""
+        """The platform.report line Lambda writes after each invocation in the JSON log format
+        (durations for tuning timeouts); every line of a function's log is JSON."""
         duration = (time.monotonic() - started) * 1000
-        self._log.write(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms{status}\n".encode())
+        record = {
+            "requestId": request_id,
+            "metrics": {
+                "durationMs": round(duration, 2),
+                "billedDurationMs": int(duration) + 1,
+                "memorySizeMB": self.spec.memory,
+            },
+            "status": "timeout" if timed_out else "success",
+        }
+        self._log.write((json.dumps({"time": utc_now(), "type": "platform.report", "record": record}) + "\n").encode())
         self._log.flush()
 
     @property
@@ -217,6 +238,7 @@ class FunctionPool:
         self.calls: Counter[str] = Counter()  # AWS API calls made by this function's invocations
         self.s3_put_bytes = 0
         self.throttles = 0
+        self.closed = False  # replaced by a new deployment: workers finishing now are not kept
 
     def try_invoke(self, event: Any) -> InvocationResult | None:
         """Invoke if a slot is free now; None (a throttle, counted) if the function is at its concurrency."""
@@ -240,12 +262,15 @@ class FunctionPool:
                 if result.usage:
                     self.calls.update(result.usage["calls"])
                     self.s3_put_bytes += result.usage["s3_put_bytes"]
-                if worker.alive:
+                if worker.alive and not self.closed:
                     self._idle.append(worker)
+                elif worker.alive:
+                    worker.kill()
             return result
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             for worker in self._idle:
                 worker.kill()
             self._idle.clear()
@@ -414,14 +439,78 @@ class LocalLambdaRunner:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.functions:
             self.discover()
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for name, spec in self.functions.items():
-            self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, self.log_dir / f"{name}.log")
+            log_file = self.log_dir / f"{name}.log"
+            with open(log_file, "a") as f:  # runs are separated in the log
+                record = {"functionName": name, "endpoint": self.endpoint, "started": started}
+                f.write(json.dumps({"time": utc_now(), "type": "local.runner.start", "record": record}) + "\n")
+            self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, log_file)
         for mapping in self.mappings:
             if mapping.function not in self.pools:
                 continue
             for i in range(self.pollers(mapping)):
                 self._spawn(self._poll_sqs, mapping, name=f"poll-{mapping.function}-{i}")
         return self
+
+    def ship_logs_to_cloudwatch(self, every: float = 1.0) -> None:
+        """Copy each function's log lines to its CloudWatch Logs group on the emulator (one
+        stream per run), so ``aws logs tail /aws/lambda/<name>`` works as on AWS."""
+        self._spawn(self._ship_logs, every, name="log-shipper")
+
+    def _ship_logs(self, every: float) -> None:
+        logs = self.client("logs")
+        stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        offsets = {
+            name: pool.log_file.stat().st_size if pool.log_file.exists() else 0 for name, pool in self.pools.items()
+        }
+        created: set[str] = set()
+        while not self._stop.wait(every):
+            for name, pool in list(self.pools.items()):
+                try:
+                    with open(pool.log_file, "rb") as f:
+                        f.seek(offsets.get(name, 0))
+                        data = f.read()
+                    complete = data[: data.rfind(b"\n") + 1]  # whole lines only
+                    offsets[name] = offsets.get(name, 0) + len(complete)
+                    lines = [line for line in complete.decode(errors="replace").splitlines() if line.strip()]
+                    if not lines:
+                        continue
+                    if name not in created:
+                        try:
+                            logs.create_log_group(logGroupName=pool.spec.log_group)
+                        except logs.exceptions.ResourceAlreadyExistsException:
+                            pass
+                        try:
+                            logs.create_log_stream(logGroupName=pool.spec.log_group, logStreamName=stream)
+                        except logs.exceptions.ResourceAlreadyExistsException:
+                            pass
+                        created.add(name)
+                    now = int(time.time() * 1000)
+                    for start in range(0, len(lines), 1000):
+                        logs.put_log_events(
+                            logGroupName=pool.spec.log_group,
+                            logStreamName=stream,
+                            logEvents=[{"timestamp": now, "message": line} for line in lines[start : start + 1000]],
+                        )
+                except FileNotFoundError:
+                    continue
+                except Exception:
+                    if not self._stop.is_set():
+                        log.exception("shipping %s's logs", name)
+
+    def reload(self, name: str) -> bool:
+        """The function's code changed (UpdateFunctionCode): later invocations run the new code
+        in fresh workers; invocations in flight finish on the old. Returns whether it was known."""
+        old = self.pools.get(name)
+        if old is None:
+            return False
+        pool = FunctionPool(old.spec, self._code_dir(name), self.base_env, old.log_file)
+        pool.invocations, pool.errors = old.invocations, old.errors
+        self.pools[name] = pool
+        old.close()
+        log.info("%s: new code deployed (%s)", name, pool.code_dir.name)
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -450,13 +539,13 @@ class LocalLambdaRunner:
 
     def _poll_sqs(self, mapping: SqsMapping) -> None:
         sqs = self.client("sqs")
-        pool = self.pools[mapping.function]
         while not self._stop.is_set():
             try:
                 messages = self._receive(sqs, mapping)
                 if not messages:
                     continue
                 records = [sqs_event_record(m, mapping.queue_arn, self.region) for m in messages]
+                pool = self.pools[mapping.function]  # the current code (make deploy replaces pools)
                 if pool.spec.reserved:
                     throttled = pool.try_invoke({"Records": records})
                     if throttled is None:  # AWS: the batch returns after its visibility timeout, a receive spent
@@ -505,18 +594,20 @@ class LocalLambdaRunner:
     def schedule(self, rule: str) -> Schedule:
         return next(s for s in self.schedules if s.rule == rule)
 
-    def fire(self, rule: str, sync: bool = False) -> list[InvocationResult]:
-        """Fire a schedule now: asynchronously like EventBridge, or synchronously (tests)."""
+    def fire(self, rule: str, sync: bool = False) -> list[Any]:
+        """Fire a schedule now: asynchronously like EventBridge (returns the events queued), or
+        synchronously (tests; returns each target's InvocationResult)."""
         targets = [s for s in self.schedules if s.rule == rule and s.function in self.pools]
         if not targets:
             raise KeyError(f"no schedule {rule!r} with a Lambda target")
-        results = []
+        results: list[Any] = []
         for schedule in targets:
             event = scheduled_event(schedule, self.region)
             if sync:
                 results.append(self.pools[schedule.function].invoke(event))
             else:
                 self._async_queue(schedule.function).put((event, 0))
+                results.append(event)
         return results
 
     def start_clock(self) -> None:
@@ -551,25 +642,49 @@ class LocalLambdaRunner:
         return name
 
     def handle_invoke(self, name_or_arn: str, kind: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """The Invoke API as Lambda answers it: refusals first (nothing runs), then the function."""
         try:
             name = self._resolve(name_or_arn)
         except KeyError:
-            err = {"Type": "User", "Message": f"Function not found: {name_or_arn}"}
-            return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(err).encode()
-        event = json.loads(body or b"{}")
+            arn = name_or_arn if name_or_arn.startswith("arn:") else f"function:{name_or_arn}"
+            return api_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            return api_error(400, "InvalidParameterValueException", f"Unsupported invocation type: {kind}")
+        limit = ASYNC_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(body) > limit:
+            return api_error(
+                413,
+                "RequestEntityTooLargeException",
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            )
+        try:
+            event = json.loads(body) if body else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            return api_error(
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: Could not parse payload into json: {exc}",
+            )
         if kind == "DryRun":
             return 204, {}, b""
         if kind == "Event":
             self._async_queue(name).put((event, 0))
             return 202, {}, b""
         result = self.pools[name].invoke(event)
+        headers = {"X-Amz-Executed-Version": "$LATEST", "Content-Type": "application/json"}
         if result.ok:
-            return 200, {"X-Amz-Executed-Version": "$LATEST"}, json.dumps(result.payload).encode()
-        return (
-            200,
-            {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"},
-            json.dumps(result.error).encode(),
-        )
+            payload = json.dumps(result.payload).encode()
+            if len(payload) <= SYNC_PAYLOAD_LIMIT:
+                return 200, headers, payload
+            result = InvocationResult(
+                False,
+                error={
+                    "errorMessage": f"Response payload size ({len(payload)} bytes) exceeded maximum allowed"
+                    f" payload size ({SYNC_PAYLOAD_LIMIT} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge",
+                },
+            )
+        return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, json.dumps(result.error).encode()
 
     def _async_queue(self, name: str) -> queue.Queue:
         with self._async_lock:
@@ -591,3 +706,9 @@ class LocalLambdaRunner:
                 threading.Timer(self.async_retry_delays[attempt], q.put, args=((event, attempt + 1),)).start()
             elif not result.ok:
                 log.error("async invocation of %s dropped after retries: %s", name, result.error)
+
+
+def api_error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """An error of the Lambda API itself (rest-json: the type in x-amzn-ErrorType, the message in the body)."""
+    headers = {"x-amzn-ErrorType": kind, "Content-Type": "application/json"}
+    return status, headers, json.dumps({"Type": "User", "message": message}).encode()

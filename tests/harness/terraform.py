@@ -38,6 +38,12 @@ def plugin_dir() -> str:
     return os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
 
 
+def plugin_args() -> list[str]:
+    """``-plugin-dir`` when the offline mirror exists; without it ``terraform init`` uses the registry."""
+    path = plugin_dir()
+    return [f"-plugin-dir={path}"] if path and Path(path).is_dir() else []
+
+
 def terraform_bin() -> str:
     found = os.environ.get("TERRAFORM") or shutil.which("terraform")
     if not found:
@@ -98,12 +104,12 @@ def init(root: Path) -> None:
     if (root / ".terraform" / "modules" / "modules.json").exists() and (root / ".terraform.lock.hcl").exists():
         # modules are local paths; refresh the module manifest only (no provider install)
         run(
-            ["init", "-input=false", "-backend=true", f"-plugin-dir={plugin_dir()}", "-upgrade=false"],
+            ["init", "-input=false", "-backend=true", *plugin_args(), "-upgrade=false"],
             root,
             capture=True,
         )
         return
-    run(["init", "-input=false", f"-plugin-dir={plugin_dir()}"], root, capture=True)
+    run(["init", "-input=false", *plugin_args()], root, capture=True)
 
 
 def apply(

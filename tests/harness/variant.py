@@ -1,0 +1,134 @@
+"""A second, small root next to the generated offline copy: the sticky-queue pattern again,
+with FIFO pool queues, under its own name prefix, applied to the same emulator as the main root.
+
+One emulator then serves both sticky queue types, so the test session needs one deployment
+instead of one per type, and the two applies run side by side. The root is built only from
+the project's own modules (bucket, table, sticky_queue, alarms) and the root's own
+``variables.tf`` and ``providers.tf``, so the FIFO pattern is deployed exactly as the real
+root deploys it; only ``queue_type`` and the name prefix differ.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.harness import terraform
+
+VARIANT_DIR = terraform.OFFLINE_ROOT / "sticky_fifo"
+MAIN_TF = """\
+terraform {
+  required_version = ">= 1.7"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.100"
+    }
+  }
+  backend "local" {}
+}
+
+locals {
+  name_prefix = "${var.project}-${var.environment}-fifo"
+  context = {
+    name_prefix        = local.name_prefix
+    code_root          = "${path.root}/.."
+    artifacts_dir      = var.artifacts_dir
+    metrics_namespace  = "QueuePatterns"
+    log_retention_days = var.log_retention_days
+    tags               = {}
+  }
+  tags = {
+    Project     = var.project
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  }
+}
+
+module "documents" {
+  source        = "./modules/bucket"
+  name          = "${local.name_prefix}-documents"
+  force_destroy = true
+}
+
+module "idempotency" {
+  source        = "./modules/table"
+  name          = "${local.name_prefix}-idempotency"
+  hash_key      = "id"
+  ttl_attribute = "expiration"
+}
+
+module "sticky_queue" {
+  source                 = "./modules/sticky_queue"
+  context                = local.context
+  pool_size              = var.sticky.pool_size
+  queue_type             = "fifo"
+  assignment_ttl_seconds = var.sticky.assignment_ttl_seconds
+  ingester_timeout       = var.sticky.ingester_timeout
+  dispatcher_timeout     = var.sticky.dispatcher_timeout
+  dispatcher_batch_size  = var.sticky.dispatcher_batch_size
+  max_receive_count      = var.max_receive_count
+  document_bucket_name   = module.documents.name
+  document_bucket_arn    = module.documents.arn
+  idempotency_table_name = module.idempotency.name
+  idempotency_table_arn  = module.idempotency.arn
+}
+
+module "alarms" {
+  source                  = "./modules/alarms"
+  name_prefix             = local.name_prefix
+  queues                  = module.sticky_queue.monitored.queues
+  functions               = module.sticky_queue.monitored.functions
+  max_message_age_seconds = var.alarms.max_message_age_seconds
+  alarm_emails            = []
+}
+
+output "document_bucket" {
+  value = module.documents.name
+}
+
+output "sticky_queue" {
+  value = {
+    ingester_function_name    = module.sticky_queue.ingester_function_name
+    dispatcher_function_names = module.sticky_queue.dispatcher_function_names
+    pool_queues               = module.sticky_queue.pool_queues
+    url_store_queue_url       = module.sticky_queue.url_store_queue_url
+    assignment_table_name     = module.sticky_queue.assignment_table_name
+  }
+}
+"""
+
+
+def generate() -> Path:
+    """Write the variant root from the generated offline copy (call after ``terraform.generate``)."""
+    source = terraform.OFFLINE_ROOT / "terraform"
+    VARIANT_DIR.mkdir(parents=True, exist_ok=True)
+    keep = {".terraform", ".terraform.lock.hcl"}
+    for child in VARIANT_DIR.iterdir():
+        if child.name not in keep:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    # its own copy of the modules: the main apply regenerates its copy while this one runs
+    shutil.copytree(source / "modules", VARIANT_DIR / "modules")
+    shutil.copytree(source / "environments", VARIANT_DIR / "environments")
+    for name in ("variables.tf", "providers.tf"):
+        shutil.copy2(source / name, VARIANT_DIR / name)
+    (VARIANT_DIR / "main.tf").write_text(MAIN_TF)
+    return VARIANT_DIR
+
+
+def apply(env: dict[str, str], state_file: Path, extra_vars: dict[str, str] | None = None) -> dict:
+    """Init and apply the variant root (generated beforehand); return its outputs."""
+    root = VARIANT_DIR
+    terraform.init(root)
+    builds = terraform.OFFLINE_ROOT / "terraform" / "builds"  # zips and the shared dependency cache
+    var_args = ["-var-file=environments/local.tfvars", f"-var=artifacts_dir={builds}"]
+    var_args += [f"-var={key}={value}" for key, value in (extra_vars or {}).items()]
+    terraform.run(
+        ["apply", "-input=false", "-auto-approve", "-parallelism=20", f"-state={state_file}", *var_args],
+        root,
+        env=env,
+        capture=True,
+    )
+    out = terraform.run(["output", "-json", f"-state={state_file}"], root, env=env, capture=True)
+    return {k: v["value"] for k, v in json.loads(out).items()}

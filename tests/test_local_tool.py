@@ -1,0 +1,217 @@
+"""The local stack as a tool: make help, progress and summary of `make apply`, Ctrl-C, sample
+events, redeploying one function, the terraform mirror switch, missing credentials."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.harness import local_env, progress, terraform
+from tests.helpers import wait_for
+
+REPO = Path(__file__).resolve().parents[1]
+FUNCTIONS = sorted(p.name for p in (REPO / "functions").iterdir() if (p / "app.py").exists())
+
+
+def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=REPO, env=env or os.environ.copy(), text=True, capture_output=True
+    )
+
+
+def test_make_without_a_target_lists_the_targets():
+    out = make().stdout
+    for target in ("help", "demo", "test", "unit", "e2e", "apply", "invoke", "logs", "deploy", "redrive"):
+        assert f"\n  {target} " in out, target
+
+
+def test_plan_for_an_aws_environment_without_credentials_names_the_variable_to_set(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none")
+    )
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    result = make("plan", "ENV=dev", env=env)
+    assert result.returncode == 2
+    assert "set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)" in result.stderr
+
+
+def test_every_function_has_a_sample_event():
+    for name in FUNCTIONS:
+        event = json.loads((REPO / "events" / f"{name}.json").read_text())
+        assert isinstance(event, dict) and event, name
+
+
+def test_init_uses_the_mirror_only_where_it_exists(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("TF_PLUGIN_DIR", str(mirror))
+    assert terraform.plugin_args() == [f"-plugin-dir={mirror}"]
+    monkeypatch.setenv("TF_PLUGIN_DIR", str(tmp_path / "absent"))
+    assert terraform.plugin_args() == []  # the registry, as on any laptop with internet
+
+
+def test_apply_progress_counts_resources_and_logs_everything():
+    lines = [
+        json.dumps({"type": "version", "terraform": "1.11.4"}),
+        json.dumps({"type": "apply_complete", "hook": {"resource": {"addr": "data.x"}, "action": "read"}}),
+        json.dumps({"type": "change_summary", "changes": {"add": 3, "change": 0, "remove": 0, "operation": "plan"}}),
+        *[json.dumps({"type": "apply_complete", "hook": {"resource": {"addr": f"module.q[{i}]"}}}) for i in range(3)],
+        json.dumps({"type": "diagnostic", "diagnostic": {"severity": "error", "summary": "boom", "detail": "why"}}),
+        "not json",
+    ]
+    seen, log = [], io.StringIO()
+    errors = progress.read_events(io.StringIO("\n".join(lines) + "\n"), log, lambda a, t, r: seen.append((a, t, r)))
+    assert seen == [(1, 3, "module.q[0]"), (2, 3, "module.q[1]"), (3, 3, "module.q[2]")]
+    assert errors == ["boom: why"] and log.getvalue().count("\n") == len(lines)
+    out = io.StringIO()
+    for applied, total, address in seen:
+        progress.bar(applied, total, address, out)
+    assert "3/3" in out.getvalue() and "[" + "#" * 30 + "]" in out.getvalue()
+
+
+def test_apply_summary_says_where_and_what_to_try():
+    stack = SimpleNamespace(
+        outputs={"sticky_queue": {"ingester_function_name": "qp-local-sticky-ingester"}, "document_bucket": "docs"},
+        emulator=SimpleNamespace(endpoint="http://127.0.0.1:4566", region="us-east-1"),
+        runner=SimpleNamespace(
+            functions={"a": 1}, mappings=[], schedules=[], log_dir=REPO / ".build" / "runner" / "logs"
+        ),
+    )
+    text = local_env.summary(stack, 42.0, REPO / ".build" / "apply.log")
+    assert "http://127.0.0.1:4566" in text and "us-east-1" in text and ".build/apply.log" in text
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_DEFAULT_REGION=us-east-1" in text
+    assert "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in text
+    assert "make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json" in text
+    assert "aws s3 cp s3://docs/users/user-1.json -" in text
+    assert "make logs FN=" in text and "aws logs tail /aws/lambda/qp-local-sticky-ingester" in text
+
+
+def test_commands_without_a_running_stack_say_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(local_env, "STATE", tmp_path / "none.json")
+    assert local_env.main(["invoke", "sticky_ingester"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no local stack is running" in err and "make apply" in err
+
+
+FAKE_TERRAFORM = """#!/bin/sh
+# init succeeds; apply prints one resource and then waits until interrupted
+case "$1" in
+  init) exit 0 ;;
+  apply)
+    echo '{"type":"change_summary","changes":{"add":2,"change":0,"remove":0,"operation":"plan"}}'
+    echo '{"type":"apply_complete","hook":{"resource":{"addr":"aws_sqs_queue.a"}}}'
+    trap 'echo "{\\"type\\":\\"log\\",\\"@message\\":\\"Interrupt received\\"}"; exit 1' INT
+    while true; do sleep 0.1; done ;;
+esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_during_apply_stops_quietly_and_leaves_no_state(tmp_path, signum):
+    fake = tmp_path / "terraform"
+    fake.write_text(FAKE_TERRAFORM)
+    fake.chmod(0o755)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    log = tmp_path / "apply.log"
+    env = {**os.environ, "TERRAFORM": str(fake), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO), "APPLY_LOG": str(log)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.harness.local_env", "apply"],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_for(lambda: log.exists() and "aws_sqs_queue.a" in log.read_text(), timeout=60), (
+            "apply never started"
+        )
+        time.sleep(0.5)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # the test failed: interrupt it (it stops its terraform), then make sure
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and "Interrupted" in err and len(err.strip().splitlines()) == 1, err
+    assert "1/2" in out  # the progress line
+    assert list(tmp.iterdir()) == []  # no state directory left behind
+
+
+def test_redeployed_code_runs_from_the_next_invocation(tmp_path):
+    """UpdateFunctionCode on the emulator -> the runner's next invocation runs the new code."""
+    import boto3
+
+    from tests.harness.emulator import Emulator
+    from tests.harness.runner import LocalLambdaRunner
+
+    def code(version: str) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("app.py", f"def handler(event, context):\n    return {version!r}\n")
+        return buf.getvalue()
+
+    emulator = Emulator().start()
+    kw = dict(endpoint_url=emulator.endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    iam, lam = boto3.client("iam", **kw), boto3.client("lambda", **kw)
+    name = f"redeploy-{os.getpid()}-{int(time.time())}"
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": code("v1")}
+    )
+    runner = LocalLambdaRunner(
+        endpoint=emulator.endpoint, region="us-east-1", code_fetcher=emulator.function_code, work_dir=tmp_path
+    )
+    runner.discover()
+    runner.functions = {name: runner.functions[name]}
+    runner.mappings, runner.schedules = [], []
+    runner.start()
+    emulator.invoke_handler, emulator.code_updated = runner.handle_invoke, runner.reload
+    try:
+        assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "v1"
+        lam.update_function_code(FunctionName=name, ZipFile=code("v2"))
+        assert wait_for(lambda: json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "v2", timeout=20)
+    finally:
+        runner.stop()
+        emulator.invoke_handler = None
+        emulator.stop()
+
+
+def test_pinned_versions_match_ci_and_the_readme():
+    ci = (REPO / ".github" / "workflows" / "ci.yml").read_text()
+    python = (REPO / ".python-version").read_text().strip()
+    tf = (REPO / ".terraform-version").read_text().strip()
+    assert f'PYTHON_VERSION: "{python}"' in ci and f'TF_VERSION: "{tf}"' in ci
+    readme = (REPO / "README.md").read_text()
+    assert f"Python {python}" in readme and f"Terraform {tf.rsplit('.', 1)[0]}" in readme
+    assert "../shared" not in readme  # nothing points outside the repo
+
+
+def test_readme_configuration_lists_every_root_variable():
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    variables = (REPO / "terraform" / "variables.tf").read_text()
+    for name in re.findall(r'^variable "([a-z_]+)"', variables, flags=re.M):
+        body = variables.split(f'variable "{name}"', 1)[1].split("\nvariable ", 1)[0]
+        shape = body.split("object({", 1)[1].split("})", 1)[0] if "object({" in body else ""
+        fields = re.findall(r"^\s+([a-z_]+)\s+=", shape, flags=re.M)
+        for key in [f"{name}.{f}" for f in fields] or [name]:
+            assert f"`{key}`" in readme or f"`relay.{key.split('.')[-1]}`" in readme, key
