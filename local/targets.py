@@ -147,7 +147,11 @@ def _apply(endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, st
 
 @dataclass
 class LocalStackTarget(Target):
-    """Host-mode LocalStack (local/localstack): LocalStack runs the functions through our executor."""
+    """LocalStack. Host mode (local/localstack): started here, our executor runs the functions.
+
+    With ``LOCALSTACK_ENDPOINT`` set (Docker: docker-compose.yml) the running LocalStack there
+    is used as it is, and LocalStack runs the functions in its own containers.
+    """
 
     name: str = "localstack"
     var_file: str = "environments/localstack.tfvars"
@@ -157,13 +161,24 @@ class LocalStackTarget(Target):
         from local.localstack import install
         from local.localstack.launcher import LocalStack
 
-        self.timings["install"] = install.ensure_installed(verbose=False)
-        self.instance = LocalStack().start()
-        self.timings["start"] = self.instance.start_seconds
-        self.endpoint, self.region = self.instance.endpoint, "us-east-1"
+        external = os.environ.get("LOCALSTACK_ENDPOINT")
+        if external:
+            self.endpoint = external
+        else:
+            self.timings["install"] = install.ensure_installed(verbose=False)
+            self.instance = LocalStack().start()
+            self.timings["start"] = self.instance.start_seconds
+            self.endpoint = self.instance.endpoint
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
         started = time.monotonic()
         try:
-            self.outputs = _apply(self.instance.env(), self.var_file, extra_vars)
+            self.outputs = _apply(env, self.var_file, extra_vars)
         except Exception:
             self.stop()
             raise
@@ -171,8 +186,10 @@ class LocalStackTarget(Target):
         return self.outputs
 
     def reset(self) -> None:
-        if self.instance is not None:
-            self.instance.reset()
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/_localstack/state/reset", method="POST")
+        urllib.request.urlopen(request, timeout=60).read()
 
     def stop(self) -> None:
         if self.instance is not None:

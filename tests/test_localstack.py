@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,17 +29,15 @@ from tests.helpers import scan, wait_for
 TARGET = os.environ.get("SCENARIO_TARGET") or (
     os.environ.get("TARGET") if os.environ.get("TARGET") == "localstack" else None
 )
-pytestmark = [
-    pytest.mark.localstack,
-    pytest.mark.skipif(TARGET is None, reason="target scenarios run with TARGET=localstack (or SCENARIO_TARGET=...)"),
-]
+pytestmark = [pytest.mark.localstack]
 
 USERS, PER_USER, THREADS = 20, 10, 4
 
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[targets.Target]:
-    assert TARGET is not None
+    if TARGET is None:
+        pytest.skip("target scenarios run with TARGET=localstack (or SCENARIO_TARGET=embedded|localstack)")
     deployed = targets.create(TARGET)
     deployed.deploy()
     print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))
@@ -58,6 +60,30 @@ def dead_letters(target: targets.Target, dlq_url: str) -> list[str]:
 def visibility(target: targets.Target, url: str) -> int:
     attrs = target.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
     return int(attrs["Attributes"]["VisibilityTimeout"])
+
+
+# --- DynamoDB Local binds loopback only (no LocalStack needed) -----------------------------
+
+BIND = "import socket, sys; s = socket.socket(socket.{}); s.bind(('{}', 0)); print(s.getsockname()[0])"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize(
+    ("family", "wildcard", "loopback"), [("AF_INET", "0.0.0.0", "127.0.0.1"), ("AF_INET6", "::", "::ffff:127.0.0.1")]
+)
+def test_the_loopback_shim_turns_a_wildcard_bind_into_a_loopback_one(tmp_path, family, wildcard, loopback):
+    source = Path(targets.REPO / "local/localstack/loopback_bind.c")
+    shim = tmp_path / "shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True)
+    code = BIND.format(family, wildcard)
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert plain == wildcard  # without the shim: every interface
+    env = {**os.environ, "LD_PRELOAD": str(shim)}
+    shimmed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert shimmed.stdout.strip() == loopback
+    explicit = BIND.format(family, "127.0.0.1" if family == "AF_INET" else "::1")
+    kept = subprocess.run([sys.executable, "-c", explicit], capture_output=True, text=True, check=True, env=env)
+    assert kept.stdout.strip() in ("127.0.0.1", "::1")  # other addresses are left alone
 
 
 # --- the interface itself ------------------------------------------------------------------

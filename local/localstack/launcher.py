@@ -223,12 +223,15 @@ def _group_alive(group: int) -> bool:
 def main() -> None:
     """``python -m local.localstack.launcher``: run one instance until interrupted."""
     instance = LocalStack(port=int(os.environ.get("LOCALSTACK_PORT", "4566"))).start()
+    pidfile = install.BUILD / "launcher.pid"
+    pidfile.write_text(str(os.getpid()))
     version, took = install.LOCALSTACK_VERSION, instance.start_seconds
     print(f"LocalStack {version} (host mode) at {instance.endpoint}, up in {took:.1f} s", flush=True)
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         instance.stop()
+        pidfile.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
