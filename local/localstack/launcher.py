@@ -6,7 +6,9 @@ writes to fixed container folders, and two instances sharing them wipe each othe
 so we tell it it is on a host (``OVERRIDE_IN_DOCKER=0``) and give it a root of its own.
 Everything listens on 127.0.0.1 only: the gateway (``GATEWAY_LISTEN``), no DNS server
 (``DNS_ADDRESS=0``), DynamoDB Local through the loopback java wrapper (install.py), each
-function's environment (the executor). Queue URLs are path style (``SQS_ENDPOINT_STRATEGY``).
+function's environment (the executor). Queue URLs are ``http://127.0.0.1:<port>/<account>/<name>``
+(``SQS_ENDPOINT_STRATEGY=off``): terraform's aws provider rejects path-style ``/queue/<region>/...``
+URLs ("SQS Queue URL ... is in the incorrect format") and there is no DNS for the domain styles.
 Lambda functions run through our ``host-process`` runtime executor only: a LocalStack whose
 event source mappings poll without a working executor dead-letters every message, so
 ``start()`` refuses to return an instance whose executor plugin is not installed.
@@ -93,7 +95,7 @@ class LocalStack:
             "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
             "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
             "DNS_ADDRESS": "0",
-            "SQS_ENDPOINT_STRATEGY": "path",
+            "SQS_ENDPOINT_STRATEGY": "off",  # <host>/<account>/<name>: the aws provider rejects "path" URLs
             # a host, with a filesystem of its own; nothing fetched from the internet
             "OVERRIDE_IN_DOCKER": "0",
             "FILESYSTEM_ROOT": str(fs),

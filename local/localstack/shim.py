@@ -29,7 +29,7 @@ from typing import Any
 from tests.harness.runner import FunctionSpec, Worker
 
 LOOPBACK = "127.0.0.1"
-PRIVATE = ("HOST_EXECUTOR_PORT",)
+PRIVATE = ("HOST_EXECUTOR_PORT", "PYTHONPATH")  # the shim's own; the function sees its package only
 
 
 def post(url: str, body: bytes) -> None:
