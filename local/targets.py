@@ -193,7 +193,9 @@ class LocalStackTarget(Target):
 
     def stop(self) -> None:
         if self.instance is not None:
+            started = time.monotonic()
             self.instance.stop()
+            self.timings["stop"] = time.monotonic() - started
             self.instance = None
 
 

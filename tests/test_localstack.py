@@ -43,6 +43,7 @@ def target() -> Iterator[targets.Target]:
     print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))
     yield deployed
     deployed.stop()
+    print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))
 
 
 def depth(target: targets.Target, url: str) -> int:

@@ -197,6 +197,7 @@ class LocalStack:
                     pass
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline and any(_group_alive(g) for g in groups):
+                self.proc.poll()  # reap our child: a zombie leader would keep its group "alive"
                 time.sleep(0.1)
             if not any(_group_alive(g) for g in groups):
                 break
