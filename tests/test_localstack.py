@@ -87,6 +87,84 @@ def test_the_loopback_shim_turns_a_wildcard_bind_into_a_loopback_one(tmp_path, f
     assert kept.stdout.strip() in ("127.0.0.1", "::1")  # other addresses are left alone
 
 
+# --- the shim speaks LocalStack's executor protocol (a stand-in endpoint, no LocalStack) ----
+
+HANDLER = """import time
+def handler(event, context):
+    print("handling", event)
+    if event.get("fail"):
+        raise ValueError("boom")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {"echo": event, "arn": context.invoked_function_arn}
+"""
+
+
+def test_the_shim_runs_a_function_through_localstacks_callback_protocol(tmp_path):
+    import http.server
+    import queue
+    import socket
+    import urllib.request
+
+    calls: queue.Queue = queue.Queue()
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            calls.put((self.path, body))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(HANDLER)
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(targets.REPO),
+        "TMPDIR": str(tmp_path),
+        "LOCALSTACK_RUNTIME_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}/_localstack_lambda/env1",
+        "LOCALSTACK_RUNTIME_ID": "env1",
+        "HOST_EXECUTOR_PORT": str(port),
+        "AWS_LAMBDA_FUNCTION_NAME": "fn",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "2",
+        "_HANDLER": "app.handler",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "local.localstack.shim", str(code)], env=env, start_new_session=True)
+    try:
+        assert calls.get(timeout=60)[0] == "/_localstack_lambda/env1/status/env1/ready"
+
+        def invoke(request_id: str, event: dict) -> list[tuple[str, bytes]]:
+            payload = {"invoke-id": request_id, "invoked-function-arn": "arn:fn", "payload": json.dumps(event)}
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/invoke", data=json.dumps(payload).encode(), method="POST"
+            )
+            assert urllib.request.urlopen(request, timeout=10).status == 202
+            return [calls.get(timeout=30), calls.get(timeout=30)]
+
+        (logs, done) = invoke("r1", {"a": 1})
+        assert logs[0].endswith("/invocations/r1/logs") and "handling {'a': 1}" in json.loads(logs[1])["logs"]
+        assert done[0].endswith("/invocations/r1/response")
+        assert json.loads(done[1]) == {"echo": {"a": 1}, "arn": "arn:fn"}
+        (_, failed) = invoke("r2", {"fail": True})
+        assert failed[0].endswith("/invocations/r2/error") and json.loads(failed[1])["errorType"] == "ValueError"
+        (_, timed_out) = invoke("r3", {"sleep": 5})
+        assert json.loads(timed_out[1])["errorType"] == "Sandbox.Timedout"
+        (_, again) = invoke("r4", {"b": 2})  # a new worker replaces the timed-out one
+        assert again[0].endswith("/invocations/r4/response")
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        server.shutdown()
+
+
 # --- the interface itself ------------------------------------------------------------------
 
 
