@@ -1,0 +1,1 @@
+"""LocalStack without Docker: a host-mode launcher and a runtime executor for Lambda functions."""

@@ -1,0 +1,1 @@
+"""A LocalStack runtime executor that runs Lambda functions as host processes (no Docker)."""

@@ -1,0 +1,243 @@
+"""Where the end-to-end scenarios run: one interface, one implementation per target.
+
+A scenario gets a deployed ``Target`` and uses only this interface plus the AWS APIs
+(``target.client(service)``): it never imports the runner, so the same scenario proves the
+system on the embedded emulator + local runner, on LocalStack (its own event source mapping
+pollers, redrive, SNS delivery, S3 notifications and schedules) and, later, on AWS.
+
+* ``deploy()``: apply the project's Terraform root; returns its outputs.
+* ``invoke(function, payload, sync=True)``: the Lambda Invoke API (RequestResponse / Event).
+* ``fire_schedule(rule, sync=False)``: what EventBridge does when a schedule fires, through the
+  Lambda Invoke API: each Lambda target of the rule gets the scheduled event (or its Input).
+* ``function_configuration(function)``: Lambda GetFunctionConfiguration.
+* ``logs(function)``: the function's log lines, from CloudWatch Logs where the target has them.
+* ``reset()`` / ``stop()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tests.harness.runner import Schedule, scheduled_event
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = ("embedded", "localstack")
+
+
+@dataclass
+class Invocation:
+    ok: bool
+    payload: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class Target:
+    """The interface, with what every AWS-API target shares; subclasses start and stop the platform."""
+
+    name: str = "abstract"
+    outputs: dict[str, Any] = field(default_factory=dict)
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    timings: dict[str, float] = field(default_factory=dict)
+
+    # --- platform (per target) -------------------------------------------------------------
+
+    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    # --- AWS APIs ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            aws_session_token="test",
+        )
+
+    def invoke(self, function: str, payload: Any, sync: bool = True) -> Invocation:
+        response = self.client("lambda").invoke(
+            FunctionName=function,
+            InvocationType="RequestResponse" if sync else "Event",
+            Payload=json.dumps(payload).encode(),
+        )
+        if not sync:
+            return Invocation(ok=response["StatusCode"] == 202)
+        body = response["Payload"].read()
+        decoded = json.loads(body) if body else None
+        if "FunctionError" in response:
+            return Invocation(ok=False, error=decoded)
+        return Invocation(ok=True, payload=decoded)
+
+    def schedules(self, rule: str) -> list[Schedule]:
+        events = self.client("events")
+        described = events.describe_rule(Name=rule)
+        return [
+            Schedule(
+                rule=rule,
+                rule_arn=described["Arn"],
+                expression=described.get("ScheduleExpression", ""),
+                function=t["Arn"].split(":")[6],
+                input=t.get("Input"),
+            )
+            for t in events.list_targets_by_rule(Rule=rule)["Targets"]
+            if t["Arn"].startswith("arn:aws:lambda:")
+        ]
+
+    def fire_schedule(self, rule: str, sync: bool = False) -> list[Invocation]:
+        found = self.schedules(rule)
+        if not found:
+            raise KeyError(f"no schedule {rule!r} with a Lambda target")
+        return [self.invoke(s.function, scheduled_event(s, self.region), sync=sync) for s in found]
+
+    def function_configuration(self, function: str) -> dict[str, Any]:
+        return self.client("lambda").get_function_configuration(FunctionName=function)
+
+    def logs(self, function: str) -> list[str]:
+        cfg = self.function_configuration(function)
+        group = (cfg.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{function}"
+        client = self.client("logs")
+        lines: list[str] = []
+        try:
+            for page in client.get_paginator("filter_log_events").paginate(logGroupName=group):
+                lines += [e["message"] for e in page["events"]]
+        except client.exceptions.ResourceNotFoundException:
+            return []
+        return lines
+
+
+def _terraform_env(endpoint_env: dict[str, str]) -> dict[str, str]:
+    venv_bin = Path(sys.executable).parent
+    env = {**endpoint_env, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if not Path(os.environ.get("TF_CLI_CONFIG_FILE", "/nonexistent")).exists():
+        env["TF_CLI_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def _apply(endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str] | None) -> dict[str, Any]:
+    from tests.harness import terraform
+
+    state_dir = Path(tempfile.mkdtemp(prefix="tfstate-"))
+    try:
+        return terraform.apply(
+            _terraform_env(endpoint_env), state_dir / "terraform.tfstate", var_file=var_file, extra_vars=extra_vars
+        )
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@dataclass
+class LocalStackTarget(Target):
+    """LocalStack. Host mode (local/localstack): started here, our executor runs the functions.
+
+    With ``LOCALSTACK_ENDPOINT`` set (Docker: docker-compose.yml) the running LocalStack there
+    is used as it is, and LocalStack runs the functions in its own containers.
+    """
+
+    name: str = "localstack"
+    var_file: str = "environments/localstack.tfvars"
+    instance: Any = None
+
+    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+        from local.localstack import install
+        from local.localstack.launcher import LocalStack
+
+        external = os.environ.get("LOCALSTACK_ENDPOINT")
+        if external:
+            self.endpoint = external
+        else:
+            self.timings["install"] = install.ensure_installed(verbose=False)
+            self.instance = LocalStack().start()
+            self.timings["start"] = self.instance.start_seconds
+            self.endpoint = self.instance.endpoint
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
+        started = time.monotonic()
+        try:
+            self.outputs = _apply(env, self.var_file, extra_vars)
+        except Exception:
+            self.stop()
+            raise
+        self.timings["apply"] = time.monotonic() - started
+        return self.outputs
+
+    def reset(self) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/_localstack/state/reset", method="POST")
+        urllib.request.urlopen(request, timeout=60).read()
+
+    def stop(self) -> None:
+        if self.instance is not None:
+            started = time.monotonic()
+            self.instance.stop()
+            self.timings["stop"] = time.monotonic() - started
+            self.instance = None
+
+
+@dataclass
+class EmbeddedTarget(Target):
+    """The embedded emulator + local runner (tests/harness/stack.py), driven through the same APIs."""
+
+    name: str = "embedded"
+    stack: Any = None
+
+    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+        from tests.harness import stack
+
+        started = time.monotonic()
+        self.stack = stack.start(extra_vars=extra_vars)
+        self.timings["start+apply"] = time.monotonic() - started
+        self.timings["apply"] = self.stack.apply_seconds
+        env = self.stack.emulator.env()
+        self.endpoint, self.region = env["AWS_ENDPOINT_URL"], env["AWS_REGION"]
+        self.outputs = self.stack.outputs
+        return self.outputs
+
+    def logs(self, function: str) -> list[str]:
+        """The runner writes each function's output to a file, not to CloudWatch Logs."""
+        path = self.stack.runner.log_dir / f"{function}.log"
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+    def reset(self) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request).read()
+
+    def stop(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+            self.stack = None
+
+
+def create(name: str) -> Target:
+    if name == "localstack":
+        return LocalStackTarget()
+    if name == "embedded":
+        return EmbeddedTarget()
+    raise ValueError(f"unknown target {name!r}: one of {', '.join(TARGETS)} (aws is not built yet)")

@@ -1,0 +1,385 @@
+"""The end-to-end scenarios of each pattern, through the target interface (local/targets.py).
+
+Run with ``TARGET=localstack`` (``make localstack-test``): LocalStack's own event source
+mapping pollers, redrive, SNS delivery, S3 notifications and schedules run the system; the
+functions run through our host-process executor. ``SCENARIO_TARGET=embedded`` runs the same
+scenarios on the embedded emulator + local runner (the other column of docs/localstack.md's
+pass table). No scenario imports the runner: schedules are fired through the Lambda API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local import targets
+from shared import large_payload
+from shared.messages import ServiceResult
+from tests.helpers import scan, wait_for
+
+TARGET = os.environ.get("SCENARIO_TARGET") or (
+    os.environ.get("TARGET") if os.environ.get("TARGET") == "localstack" else None
+)
+pytestmark = [pytest.mark.localstack]
+
+USERS, PER_USER, THREADS = 20, 10, 4
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[targets.Target]:
+    if TARGET is None:
+        pytest.skip("target scenarios run with TARGET=localstack (or SCENARIO_TARGET=embedded|localstack)")
+    deployed = targets.create(TARGET)
+    deployed.deploy()
+    print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))
+    yield deployed
+    deployed.stop()
+    print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))
+
+
+def depth(target: targets.Target, url: str) -> int:
+    attrs = target.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def dead_letters(target: targets.Target, dlq_url: str) -> list[str]:
+    got = target.client("sqs").receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    return [m["Body"] for m in got.get("Messages", [])]
+
+
+def visibility(target: targets.Target, url: str) -> int:
+    attrs = target.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+    return int(attrs["Attributes"]["VisibilityTimeout"])
+
+
+# --- DynamoDB Local binds loopback only (no LocalStack needed) -----------------------------
+
+BIND = "import socket, sys; s = socket.socket(socket.{}); s.bind(('{}', 0)); print(s.getsockname()[0])"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize(
+    ("family", "wildcard", "loopback"), [("AF_INET", "0.0.0.0", "127.0.0.1"), ("AF_INET6", "::", "::ffff:127.0.0.1")]
+)
+def test_the_loopback_shim_turns_a_wildcard_bind_into_a_loopback_one(tmp_path, family, wildcard, loopback):
+    source = Path(targets.REPO / "local/localstack/loopback_bind.c")
+    shim = tmp_path / "shim.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True)
+    code = BIND.format(family, wildcard)
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert plain == wildcard  # without the shim: every interface
+    env = {**os.environ, "LD_PRELOAD": str(shim)}
+    shimmed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert shimmed.stdout.strip() == loopback
+    explicit = BIND.format(family, "127.0.0.1" if family == "AF_INET" else "::1")
+    kept = subprocess.run([sys.executable, "-c", explicit], capture_output=True, text=True, check=True, env=env)
+    assert kept.stdout.strip() in ("127.0.0.1", "::1")  # other addresses are left alone
+
+
+# --- the shim speaks LocalStack's executor protocol (a stand-in endpoint, no LocalStack) ----
+
+HANDLER = """import time
+def handler(event, context):
+    print("handling", event)
+    if event.get("fail"):
+        raise ValueError("boom")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {"echo": event, "arn": context.invoked_function_arn}
+"""
+
+
+def test_the_shim_runs_a_function_through_localstacks_callback_protocol(tmp_path):
+    import http.server
+    import queue
+    import socket
+    import urllib.request
+
+    calls: queue.Queue = queue.Queue()
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            calls.put((self.path, body))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(HANDLER)
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(targets.REPO),
+        "TMPDIR": str(tmp_path),
+        "LOCALSTACK_RUNTIME_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}/_localstack_lambda/env1",
+        "LOCALSTACK_RUNTIME_ID": "env1",
+        "HOST_EXECUTOR_PORT": str(port),
+        "AWS_LAMBDA_FUNCTION_NAME": "fn",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": "2",
+        "_HANDLER": "app.handler",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "local.localstack.shim", str(code)], env=env, start_new_session=True)
+    try:
+        assert calls.get(timeout=60)[0] == "/_localstack_lambda/env1/status/env1/ready"
+
+        def invoke(request_id: str, event: dict) -> list[tuple[str, bytes]]:
+            payload = {"invoke-id": request_id, "invoked-function-arn": "arn:fn", "payload": json.dumps(event)}
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/invoke", data=json.dumps(payload).encode(), method="POST"
+            )
+            assert urllib.request.urlopen(request, timeout=10).status == 202
+            return [calls.get(timeout=30), calls.get(timeout=30)]
+
+        (logs, done) = invoke("r1", {"a": 1})
+        assert logs[0].endswith("/invocations/r1/logs") and "handling {'a': 1}" in json.loads(logs[1])["logs"]
+        assert done[0].endswith("/invocations/r1/response")
+        assert json.loads(done[1]) == {"echo": {"a": 1}, "arn": "arn:fn"}
+        (_, failed) = invoke("r2", {"fail": True})
+        assert failed[0].endswith("/invocations/r2/error") and json.loads(failed[1])["errorType"] == "ValueError"
+        (_, timed_out) = invoke("r3", {"sleep": 5})
+        assert json.loads(timed_out[1])["errorType"] == "Sandbox.Timedout"
+        (_, again) = invoke("r4", {"b": 2})  # a new worker replaces the timed-out one
+        assert again[0].endswith("/invocations/r4/response")
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        server.shutdown()
+
+
+# --- the interface itself ------------------------------------------------------------------
+
+
+def test_configuration_and_logs_of_a_deployed_function(target):
+    function = target.outputs["sticky_queue"]["ingester_function_name"]
+    cfg = target.function_configuration(function)
+    assert cfg["Handler"] == "app.handler" and cfg["Timeout"] == 10
+    assert cfg["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    rejected = target.invoke(function, {"messages": [{"user_id": "a b", "body": 1}]})
+    assert not rejected.ok and rejected.error["errorType"] == "InvalidIngestRequest"
+    assert "messages.0.user_id" in rejected.error["errorMessage"]
+    logged = wait_for(lambda: [line for line in target.logs(function) if "InvalidIngestRequest" in line], timeout=30)
+    assert logged, "the rejected request is not in the function's logs"
+
+
+# --- pattern 1: sticky queues --------------------------------------------------------------
+
+
+def read_document(target: targets.Target, user_id: str) -> dict | None:
+    s3 = target.client("s3")
+    try:
+        body = s3.get_object(Bucket=target.outputs["document_bucket"], Key=f"users/{user_id}.json")["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return json.loads(body)
+
+
+def test_sticky_users_each_get_all_their_messages_in_order(target):
+    run = uuid.uuid4().hex[:6]
+    users = [f"user-{run}-{i:02d}" for i in range(USERS)]
+    function = target.outputs["sticky_queue"]["ingester_function_name"]
+    queues_seen: dict[str, set[str]] = {u: set() for u in users}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def sender(index: int) -> None:
+        try:
+            for n in range(PER_USER):  # round-robin: every user's messages interleave with others
+                for user in users[index::THREADS]:
+                    payload = {"user_id": user, "body": {"n": n}, "message_id": f"{user}-{n}"}
+                    result = target.invoke(function, {"messages": [payload]} if n % 5 == 0 else payload)
+                    assert result.ok, result.error
+                    with lock:
+                        queues_seen[user].update(result.payload["queues"].values())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+    def complete() -> bool:
+        return all(len((read_document(target, u) or {}).get("entries", [])) >= PER_USER for u in users)
+
+    assert wait_for(complete, timeout=240, interval=2), "not every document received all its messages"
+    for user in users:
+        entries = (read_document(target, user) or {})["entries"]
+        assert [e["message_id"] for e in entries] == [f"{user}-{n}" for n in range(PER_USER)], user
+        assert [e["seq"] for e in entries] == list(range(1, PER_USER + 1))
+        assert len(queues_seen[user]) == 1, f"{user} was routed to {queues_seen[user]}"
+    assert len(set().union(*queues_seen.values())) > 1  # load is spread over the pool
+
+
+def test_sticky_invalid_message_is_dead_lettered_while_its_batch_succeeds(target):
+    pool = target.outputs["sticky_queue"]["pool_queues"]["00"]
+    sqs = target.client("sqs")
+    user = f"dlq-{uuid.uuid4().hex[:6]}"
+    valid = [json.dumps({"user_id": user, "seq": n, "message_id": f"{user}-{n}", "body": {"n": n}}) for n in (1, 2, 3)]
+    poison = json.dumps({"user_id": user, "seq": "not-a-number", "body": None})
+    sqs.send_message_batch(
+        QueueUrl=pool["url"],
+        Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate([valid[0], poison, valid[1], valid[2]])],
+    )
+    doc = wait_for(lambda: read_document(target, user), timeout=90)
+    assert doc and [e["body"]["n"] for e in doc["entries"]] == [1, 2, 3]
+    timeout = visibility(target, pool["url"]) * 3 + 90
+    moved = wait_for(lambda: dead_letters(target, pool["dlq_url"]), timeout=timeout, interval=2)
+    assert moved == [poison]
+    assert [e["body"]["n"] for e in (read_document(target, user) or {})["entries"]] == [1, 2, 3]
+
+
+# --- pattern 2: cron fan-out ---------------------------------------------------------------
+
+
+def test_fanout_schedule_stores_every_item_once_and_dead_letters_a_malformed_one(target):
+    out = target.outputs["cron_fanout"]
+    url, table, sqs = out["work_queue"]["url"], out["items_table_name"], target.client("sqs")
+    run = uuid.uuid4().hex[:6]
+    keys = [f"{run}-{n}" for n in range(200)]
+    for start in range(0, len(keys), 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "MessageBody": json.dumps({"key": k, "data": {"n": start + i}})}
+                for i, k in enumerate(keys[start : start + 10])
+            ],
+        )
+    malformed = json.dumps({"key": "", "data": f"not an object {run}"})
+    sqs.send_message(QueueUrl=url, MessageBody=malformed)
+
+    (tick,) = target.fire_schedule(out["schedule_rule_name"], sync=True)
+    assert tick.ok, tick.error  # (the schedule's own clock may have fired a tick too: items are keyed)
+
+    def stored() -> list[dict] | None:
+        items = scan(target.client("dynamodb"), table, "key", f"{run}-")
+        return items if len(items) >= len(keys) else None
+
+    items = wait_for(stored, timeout=240, interval=2)
+    assert items is not None, "not every item was stored"
+    assert sorted(i["key"]["S"] for i in items) == sorted(keys)  # each exactly once
+
+    def moved() -> list[str]:
+        target.fire_schedule(out["schedule_rule_name"])
+        return [b for b in dead_letters(target, out["work_queue"]["dlq_url"]) if run in b]
+
+    worker = out["worker_function_name"]
+    timeout = 6 * target.function_configuration(worker)["Timeout"] * 3 + 90
+    assert wait_for(moved, timeout=timeout, interval=5) == [malformed]
+    assert wait_for(lambda: [x for x in target.logs(worker) if "invalid work item left for its DLQ" in x], timeout=30)
+
+
+# --- pattern 3: relay consumer -------------------------------------------------------------
+
+
+def test_relay_processes_each_object_once_in_one_chain(target):
+    out = target.outputs["relay_consumer"]
+    bucket, prefix = out["inbox_bucket"], f"e2e-{uuid.uuid4().hex[:6]}/"
+    keys = [f"{prefix}object {n:03d}.txt" for n in range(100)]
+    s3 = target.client("s3")
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    target.fire_schedule(out["schedule_rule_name"])  # as EventBridge: asynchronously
+
+    def processed() -> list[dict] | None:
+        items = scan(target.client("dynamodb"), out["results_table_name"], "object_id", f"{bucket}/{prefix}")
+        return items if len(items) >= len(keys) else None
+
+    items = wait_for(processed, timeout=300, interval=2)
+    assert items is not None, "not every object was processed"
+    documents = [json.loads(i["document"]["S"]) for i in items]
+    assert sorted(d["key"] for d in documents) == sorted(keys)  # URL-decoded keys, each once
+    leases = target.client("dynamodb")
+    assert wait_for(lambda: not leases.scan(TableName=out["lease_table_name"])["Items"], timeout=90)
+    assert dead_letters(target, out["relay_queue"]["dlq_url"]) == []
+
+
+# --- pattern 4: SNS workflow ---------------------------------------------------------------
+
+
+def workflow_results(target: targets.Target, request_ids: set[str]) -> dict[tuple[str, str], tuple]:
+    sqs, url, found = target.client("sqs"), target.outputs["sns_workflow"]["results_queue"]["url"], {}
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages"):
+        for m in got:
+            result = ServiceResult.model_validate_json(large_payload.resolve(m["Body"], target.client("s3")))
+            if result.request_id in request_ids:
+                found[(result.request_id, result.service)] = (result, m["Body"])
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return found
+
+
+def read_stage(target: targets.Target, request_id: str, stage: str) -> dict | None:
+    s3 = target.client("s3")
+    try:
+        key = f"requests/{request_id}/{stage}.json"
+        body = s3.get_object(Bucket=target.outputs["sns_workflow"]["document_bucket"], Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return json.loads(body)
+
+
+def test_workflow_request_reaches_the_results_queue_with_a_large_payload(target):
+    out = target.outputs["sns_workflow"]
+    document = {"title": "e2e", "blob": "z" * 400_000}
+    started = target.invoke(out["preprocessor_function_name"], {"document": document})
+    assert started.ok, started.error
+    request_id = started.payload["request_id"]
+    assert wait_for(lambda: read_stage(target, request_id, "summarize"), timeout=120), "the workflow did not finish"
+    results: dict = {}
+    wait_for(lambda: results.update(workflow_results(target, {request_id})) or len(results) == 2, timeout=60)
+    (enriched, enriched_body), (summary, _) = results[(request_id, "enrich")], results[(request_id, "summarize")]
+    assert large_payload.pointer(enriched_body) is not None  # > 256 KiB: sent as an S3 pointer...
+    assert enriched.document["blob"] == document["blob"]  # ...and arrived whole
+    assert summary.document == read_stage(target, request_id, "summarize")
+
+
+def test_workflow_starts_mid_way_from_a_connector_message(target):
+    out = target.outputs["sns_workflow"]
+    request_id = str(uuid.uuid4())
+    target.client("s3").put_object(
+        Bucket=out["document_bucket"], Key=f"requests/{request_id}/enrich.json", Body=json.dumps({"from": "operator"})
+    )
+    target.client("sns").publish(
+        TopicArn=out["connector_topic_arn"],
+        Message=json.dumps({"request_id": request_id, "source": "operator"}),
+        MessageAttributes={"service": {"DataType": "String", "StringValue": "summarize"}},
+    )
+    summary = wait_for(lambda: read_stage(target, request_id, "summarize"), timeout=90)
+    assert summary and summary["field_count"] == 1
+    assert read_stage(target, request_id, "preprocessor") is None
+
+
+def test_workflow_invalid_connector_message_reaches_the_service_dlq(target):
+    out = target.outputs["sns_workflow"]
+    marker = f"not-a-uuid-{uuid.uuid4().hex[:6]}"
+    target.client("sns").publish(
+        TopicArn=out["connector_topic_arn"],
+        Message=json.dumps({"request_id": marker}),
+        MessageAttributes={"service": {"DataType": "String", "StringValue": "enrich"}},
+    )
+    queue = out["service_queues"]["enrich"]
+    timeout = visibility(target, queue["url"]) * 3 + 90
+    moved = wait_for(
+        lambda: [b for b in dead_letters(target, queue["dlq_url"]) if marker in b], timeout=timeout, interval=2
+    )
+    assert moved and json.loads(json.loads(moved[0])["Message"])["request_id"] == marker
