@@ -8,6 +8,12 @@ PY             := $(VENV)/bin/python
 TF_PLUGIN_DIR  ?= /opt/tf-plugins
 ENV            ?= local
 PORT           ?=
+# Which stack `make test` proves: embedded (default: moto + the local runner) or localstack.
+TARGET         ?= embedded
+# Build the Lambda zips in the SAM python3.12 image (needed off Linux x86_64 / without python3.12).
+BUILD_IN_DOCKER ?= 0
+# Remote state bucket of ENV (dev/stg/prod): the account id makes the global name unique.
+STATE_BUCKET   ?= qp-terraform-state-$(ENV)-$(shell aws sts get-caller-identity --query Account --output text)
 export TF_PLUGIN_DIR
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -21,8 +27,8 @@ LOCAL          := $(PY) -m tests.harness.local_env
 UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
-.PHONY: help demo test unit e2e lint security fmt clean plan apply check-env check-credentials redrive bench \
-        invoke logs deploy  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+.PHONY: help demo test unit e2e lint security fmt clean plan apply check-env check-credentials check-build-host \
+        redrive bench invoke logs deploy  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
@@ -41,8 +47,16 @@ demo: $(VENV)/.installed ## emulator + terraform apply + sample traffic + summar
 # lint, the security scan, unit and end-to-end tests run side by side: the end-to-end
 # tests mostly wait on queues, the rest mostly computes. Each pytest run prints its 15
 # slowest tests (pyproject.toml).
-test: $(VENV)/.installed ## every test: lint, security scan, terraform checks, unit, end-to-end (in parallel)
+# TARGET=localstack runs the scenarios against LocalStack instead (local/localstack/localstack.mk).
+ifeq ($(TARGET),embedded)
+test: $(VENV)/.installed ## every test: lint, security scan, terraform checks, unit, end-to-end [TARGET=embedded|localstack]
 	@$(MAKE) --no-print-directory -j4 --output-sync=target lint security unit e2e
+else ifeq ($(TARGET),localstack)
+test: localstack-test
+else
+test:
+	@echo "TARGET must be embedded or localstack (TARGET=aws is not built yet: docs/localstack.md)" >&2; exit 2
+endif
 
 unit: $(VENV)/.installed ## unit tests only (no stack), in parallel processes
 	@$(MAKE) --no-print-directory -j$(UNIT_SHARDS) --output-sync=target $(addprefix unit-shard-,$(shell seq 0 $$(($(UNIT_SHARDS) - 1))))
@@ -54,8 +68,8 @@ e2e: $(VENV)/.installed ## end-to-end tests only: emulator + terraform apply + l
 	$(PY) -m pytest -q -m e2e
 
 lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
-	$(VENV)/bin/ruff check shared functions tests
-	$(VENV)/bin/ruff format --check shared functions tests
+	$(VENV)/bin/ruff check shared functions tests local
+	$(VENV)/bin/ruff format --check shared functions tests local
 	$(VENV)/bin/mypy shared tests/harness
 	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
 	terraform fmt -check -recursive terraform
@@ -79,14 +93,21 @@ check-credentials: $(VENV)/.installed
 	@$(PY) -c 'import boto3, sys; sys.exit(boto3.Session().get_credentials() is None)' || { \
 	  echo "no AWS credentials for ENV=$(ENV): set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)" >&2; exit 2; }
 
-LOCAL_DEPS     = $(if $(filter local,$(ENV)),$(VENV)/.installed,check-credentials)
+LOCAL_DEPS     = $(if $(filter local,$(ENV)),$(VENV)/.installed,check-credentials check-build-host)
+
+# The zips of dev/stg/prod are built on this host by the real module: pip must install the
+# python3.12 manylinux x86_64 wheels (pydantic_core is native), so the host must be that, or
+# the build runs in the SAM image (BUILD_IN_DOCKER=1, needs Docker).
+check-build-host:
+	@[[ "$(BUILD_IN_DOCKER)" == 1 ]] || { [[ "$$(uname -sm)" == "Linux x86_64" ]] && command -v python3.12 >/dev/null; } || { \
+	  echo "ENV=$(ENV) builds Lambda zips for python3.12 on Linux x86_64: this host is $$(uname -sm)$$(command -v python3.12 >/dev/null || echo ' without python3.12'). Use BUILD_IN_DOCKER=1 (Docker) or a Linux x86_64 host with python3.12." >&2; exit 2; }
 
 plan: check-env $(LOCAL_DEPS) ## terraform plan for ENV (default local)
 ifeq ($(ENV),local)
 	$(LOCAL) plan
 else
-	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend
-	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
+	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend -backend-config=bucket=$(STATE_BUCKET)
+	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -var=build_in_docker=$(if $(filter 1,$(BUILD_IN_DOCKER)),true,false) -out=$(ENV).tfplan
 endif
 
 apply: check-env $(LOCAL_DEPS) ## ENV=local: apply to the emulator and serve it [PORT=4566]; else apply ENV's saved plan
@@ -111,9 +132,9 @@ deploy: $(VENV)/.installed ## redeploy one changed function into the running sta
 	@test -n "$(FN)" || { echo "usage: make deploy FN=<function folder or name>" >&2; exit 2; }
 	@$(LOCAL) deploy "$(FN)"
 
-redrive: $(VENV)/.installed ## move DLQ messages back to their source queue: make redrive DLQ=<dlq url> [MAX=n]
-	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n]" >&2; exit 2; }
-	@$(PY) -m shared.redrive "$(DLQ)" $(if $(MAX),--max $(MAX))
+redrive: $(VENV)/.installed ## move DLQ messages back to their source: make redrive DLQ=<dlq url> [MAX=n | RATE=per-second]
+	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n (at most n messages) | RATE=n (all, n per second)]" >&2; exit 2; }
+	@$(PY) -m shared.redrive "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
 
 # --- other -------------------------------------------------------------------------------
 
@@ -121,8 +142,10 @@ bench: $(VENV)/.installed ## AWS requests per message, ours vs the seeds; zip si
 	$(PY) -m tests.bench.run
 
 fmt: $(VENV)/.installed ## format Python and Terraform
-	$(VENV)/bin/ruff format shared functions tests
+	$(VENV)/bin/ruff format shared functions tests local
 	terraform fmt -recursive terraform
 
 clean: ## remove build output (.build, caches)
 	rm -rf .build .pytest_cache
+
+include local/localstack/localstack.mk

@@ -110,7 +110,6 @@ class Dispatcher(Consumer):
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         create_table("assignments", "user_id")
         monkeypatch.setattr(dispatcher, "DOCUMENT_BUCKET", BUCKET)
-        monkeypatch.setattr(dispatcher, "ASSIGNMENT_TABLE", "assignments")
         self.logger = dispatcher.logger
 
     def good(self, n):
@@ -298,13 +297,9 @@ CONSUMERS = {"sticky-dispatcher": Dispatcher, "workflow-service": Service, "fano
 def consumer(request, aws, monkeypatch):
     create_table("idempotency", "id")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
-    for module in (dispatcher,):
-        module.persistence_layer.cache_clear()
     c = CONSUMERS[request.param](request.param)
     c.setup(monkeypatch)
     yield c
-    for module in (dispatcher,):
-        module.persistence_layer.cache_clear()
 
 
 def keys(c: Consumer, bodies: list[str]) -> Counter:
@@ -344,7 +339,6 @@ def test_a_crash_mid_batch_applies_each_message_once(aws, monkeypatch):
     c = Dispatcher("sticky-dispatcher")
     create_table("idempotency", "id")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
-    dispatcher.persistence_layer.cache_clear()
     c.setup(monkeypatch)
     bodies = c.good(9)  # users u0, u1, u2
     real, calls = dispatcher.append_to_document, []
@@ -364,7 +358,6 @@ def test_a_crash_mid_batch_applies_each_message_once(aws, monkeypatch):
         )
     c.drain()
     assert c.effects() == keys(c, bodies)
-    dispatcher.persistence_layer.cache_clear()
 
 
 def _receive(url: str) -> list[dict]:
@@ -428,8 +421,6 @@ def test_malformed_messages_are_logged_and_dead_lettered_and_no_good_one_is_lost
         clients.reset()
         create_table("idempotency", "id")
         patch.setenv("IDEMPOTENCY_TABLE", "idempotency")
-        for module in (dispatcher,):
-            module.persistence_layer.cache_clear()
         c = CONSUMERS[name](name)
         c.setup(patch)
         captured = _Captured()

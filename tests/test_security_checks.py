@@ -278,3 +278,5 @@ def test_the_client_read_results_queue_has_no_age_alarm_but_keeps_its_dlq_alarm(
     assert "qp-prod-workflow-results-dlq-not-empty" in names
     assert "qp-prod-workflow-results-oldest-message-age" not in names
     assert "qp-prod-workflow-enrich-oldest-message-age" in names  # our own consumers keep theirs
+    assert all(not n.startswith("qp-prod-qp-prod-") for n in names), sorted(names)  # one prefix, not two
+    assert any(n.startswith("qp-prod-") and n.endswith("-errors") for n in names)

@@ -13,6 +13,7 @@ them (no plugin dir): the same harness then plans/applies with terraform-aws-mod
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -51,34 +52,60 @@ def terraform_bin() -> str:
     return found
 
 
+def _generated(src: Path) -> bytes:
+    if src.suffix not in (".tf", ".hcl", ".tfvars"):
+        return src.read_bytes()
+    text = src.read_text()
+    if not real_module():
+        text = REGISTRY_SOURCE.sub(STANDIN_SOURCE, text)
+        text = PROVIDER_CONSTRAINT.sub(r'\1">= 5.100"', text)
+    return text.encode()
+
+
+def _kept(rel: Path) -> bool:
+    """Terraform's own working files in the copy (any root's): never removed by a regeneration."""
+    return any(part.startswith(".terraform") or part == "builds" or part.endswith(".tfplan") for part in rel.parts)
+
+
 def generate() -> Path:
-    """(Re)write the offline copy; keeps its .terraform directory so init stays cheap."""
+    """Bring the offline copy up to date with ``terraform/``; keeps every ``.terraform`` directory.
+
+    Safe while another process (a parallel test shard, an apply) uses the copy: a file lock
+    serialises regenerations, unchanged files are not touched, changed ones are replaced
+    atomically, and only files gone from ``terraform/`` are removed.
+    """
     base = OFFLINE_ROOT.with_name("real") if real_module() else OFFLINE_ROOT
     target = base / "terraform"
     target.mkdir(parents=True, exist_ok=True)
-    for link in ("functions", "shared"):
-        path = base / link
-        if not path.is_symlink():
-            path.symlink_to(REPO / link)
-    keep = {".terraform", ".terraform.lock.hcl", "builds"}
-    for child in target.iterdir():
-        if child.name not in keep:
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-    for src in TERRAFORM_DIR.rglob("*"):
-        rel = src.relative_to(TERRAFORM_DIR)
-        if any(part.startswith(".terraform") or part == "builds" for part in rel.parts) or src.is_dir():
-            continue
-        dst = target / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        text = src.read_text() if src.suffix in (".tf", ".hcl", ".tfvars") else None
-        if text is None:
-            shutil.copy2(src, dst)
-            continue
-        if not real_module():
-            text = REGISTRY_SOURCE.sub(STANDIN_SOURCE, text)
-            text = PROVIDER_CONSTRAINT.sub(r'\1">= 5.100"', text)
-        dst.write_text(text)
-    (target / "backend_override.tf").write_text(BACKEND_OVERRIDE)
+    with open(base / ".generate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for link in ("functions", "shared"):
+            path = base / link
+            if not path.is_symlink():
+                path.symlink_to(REPO / link)
+        wanted: dict[Path, bytes] = {
+            src.relative_to(TERRAFORM_DIR): _generated(src)
+            for src in TERRAFORM_DIR.rglob("*")
+            if src.is_file() and not _kept(src.relative_to(TERRAFORM_DIR))
+        }
+        wanted[Path("backend_override.tf")] = BACKEND_OVERRIDE.encode()
+        for rel, data in wanted.items():
+            dst = target / rel
+            if dst.is_file() and dst.read_bytes() == data:
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            tmp.replace(dst)
+        for path in sorted(target.rglob("*"), reverse=True):  # children before their folders
+            rel = path.relative_to(target)
+            if _kept(rel) or rel in wanted or rel.name == ".terraform.lock.hcl":
+                continue
+            if path.is_dir() and not path.is_symlink():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            else:
+                path.unlink()
     return target
 
 

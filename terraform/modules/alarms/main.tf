@@ -142,7 +142,7 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
 resource "aws_cloudwatch_metric_alarm" "function" {
   for_each = local.function_metrics
 
-  alarm_name          = "${var.name_prefix}-${each.key}"
+  alarm_name          = each.key # "<function name>-errors": function names already carry the prefix
   alarm_description   = "${each.value.metric} of ${each.value.function}."
   namespace           = "AWS/Lambda"
   metric_name         = each.value.metric
