@@ -119,5 +119,6 @@ def test_every_deployed_queue_follows_the_rules(stack):
     inv = read_inventory(stack.client)
     consumed = {arn for arn, functions in inv.consumers.items() if functions}
     assert len(inv.queues) >= 20 and len(consumed) >= 9  # the inventory really saw the stack
-    assert len(inv.alarm_topics) == 1  # every alarm notifies the environment's alarm topic
+    # every alarm notifies its root's alarm topic: the main root's and the FIFO variant's, one each
+    assert sorted(arn.rsplit(":", 1)[1] for arn in inv.alarm_topics) == ["qp-local-alarms", "qp-local-fifo-alarms"]
     assert violations(inv) == []

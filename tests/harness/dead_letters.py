@@ -76,19 +76,32 @@ def workflow(stack: Any) -> str:
     return request_id
 
 
-def fanout_ticks(stack: Any, body: str, every: float = 5.0) -> FanoutPoison:
+def fanout_ticks(stack: Any, body: str, every: float = 30.0) -> FanoutPoison:
     """Keep firing the fan-out schedule (as its rate would) until ``body`` is dead-lettered.
 
     The malformed message itself is sent by the fan-out test (its first tick must count it);
-    from then on later ticks receive it again (and anything the first tick left).
+    from then on later ticks receive it again (and anything the first tick left). A tick
+    every 30 s is enough: the poison is visible again only once per visibility timeout
+    (6 x the worker timeout = 60 s locally). Faster ticks over-provision: each counts the
+    messages the previous tick's workers have not received yet and starts workers for them
+    again (5 s ticks queued ~2,000 idle workers for 1,000 messages, which then loaded the
+    emulator for minutes). The ticker stops by itself when the work queue's DLQ holds a
+    message (the poison is the only message the suite dead-letters there).
     """
     if "fanout" in stack.scenarios:
         return stack.scenarios["fanout"]
     out = stack.outputs["cron_fanout"]
     scenario = FanoutPoison(body)
 
+    def dead_lettered() -> bool:
+        attrs = stack.client("sqs").get_queue_attributes(
+            QueueUrl=out["work_queue"]["dlq_url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) > 0
+
     def tick() -> None:
-        while True:
+        while not dead_lettered():
             scenario.tick_ids += [event["id"] for event in stack.runner.fire(out["schedule_rule_name"])]
             if scenario.stop.wait(every):
                 return

@@ -11,6 +11,7 @@ root deploys it; only ``queue_type`` and the name prefix differ.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -37,6 +38,8 @@ locals {
     artifacts_dir      = var.artifacts_dir
     metrics_namespace  = "QueuePatterns"
     log_retention_days = var.log_retention_days
+    build_in_docker    = var.build_in_docker
+    docker_image       = var.docker_image
     tags               = {}
   }
   tags = {
@@ -52,36 +55,17 @@ module "documents" {
   force_destroy = true
 }
 
-module "idempotency" {
-  source        = "./modules/table"
-  name          = "${local.name_prefix}-idempotency"
-  hash_key      = "id"
-  ttl_attribute = "expiration"
-}
-
-module "sticky_queue" {
-  source                 = "./modules/sticky_queue"
-  context                = local.context
-  pool_size              = var.sticky.pool_size
-  queue_type             = "fifo"
-  assignment_ttl_seconds = var.sticky.assignment_ttl_seconds
-  ingester_timeout       = var.sticky.ingester_timeout
-  dispatcher_timeout     = var.sticky.dispatcher_timeout
-  dispatcher_batch_size  = var.sticky.dispatcher_batch_size
-  max_receive_count      = var.max_receive_count
-  document_bucket_name   = module.documents.name
-  document_bucket_arn    = module.documents.arn
-  idempotency_table_name = module.idempotency.name
-  idempotency_table_arn  = module.idempotency.arn
-}
+__STICKY_QUEUE__
 
 module "alarms" {
-  source                  = "./modules/alarms"
-  name_prefix             = local.name_prefix
-  queues                  = module.sticky_queue.monitored.queues
-  functions               = module.sticky_queue.monitored.functions
-  max_message_age_seconds = var.alarms.max_message_age_seconds
-  alarm_emails            = []
+  source                   = "./modules/alarms"
+  name_prefix              = local.name_prefix
+  region                   = var.region
+  key_deletion_window_days = 7
+  queues                   = module.sticky_queue.monitored.queues
+  functions                = module.sticky_queue.monitored.functions
+  max_message_age_seconds  = var.alarms.max_message_age_seconds
+  alarm_emails             = []
 }
 
 output "document_bucket" {
@@ -100,6 +84,18 @@ output "sticky_queue" {
 """
 
 
+def sticky_queue_block(main_tf: str) -> str:
+    """The real root's ``module "sticky_queue"`` call, with ``queue_type = "fifo"``: the variant
+    deploys the pattern with exactly the root's inputs, so the two cannot drift apart."""
+    match = re.search(r'^module "sticky_queue" \{\n.*?^\}\n', main_tf, flags=re.M | re.S)
+    if match is None:
+        raise RuntimeError('terraform/main.tf has no module "sticky_queue" block')
+    block, n = re.subn(r"(queue_type\s*=\s*)var\.sticky\.queue_type", r'\1"fifo"', match.group(0))
+    if n != 1:
+        raise RuntimeError("the sticky_queue block no longer sets queue_type = var.sticky.queue_type")
+    return block
+
+
 def generate() -> Path:
     """Write the variant root from the generated offline copy (call after ``terraform.generate``)."""
     source = terraform.OFFLINE_ROOT / "terraform"
@@ -113,7 +109,8 @@ def generate() -> Path:
     shutil.copytree(source / "environments", VARIANT_DIR / "environments")
     for name in ("variables.tf", "providers.tf"):
         shutil.copy2(source / name, VARIANT_DIR / name)
-    (VARIANT_DIR / "main.tf").write_text(MAIN_TF)
+    main_tf = MAIN_TF.replace("__STICKY_QUEUE__", sticky_queue_block((source / "main.tf").read_text()))
+    (VARIANT_DIR / "main.tf").write_text(main_tf)
     return VARIANT_DIR
 
 
