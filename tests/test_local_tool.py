@@ -215,3 +215,32 @@ def test_readme_configuration_lists_every_root_variable():
         fields = re.findall(r"^\s+([a-z_]+)\s+=", shape, flags=re.M)
         for key in [f"{name}.{f}" for f in fields] or [name]:
             assert f"`{key}`" in readme or f"`relay.{key.split('.')[-1]}`" in readme, key
+
+
+def test_an_aws_plan_refuses_a_host_that_would_pack_the_wrong_wheels(tmp_path):
+    """The real module pip-installs for python3.12 on this host: without python3.12 (or off
+    Linux x86_64) the zips would carry the wrong pydantic_core, so make refuses first."""
+    bare = tmp_path / "bin"  # make, bash, uname and coreutils, but no python3.12
+    bare.mkdir()
+    for tool in ("bash", "sh", "uname", "make", "env", "cat", "test", "true"):
+        found = subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        if found.startswith("/"):
+            (bare / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(bare)}
+    refused = make("check-build-host", "ENV=dev", env=env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "without python3.12" in refused.stderr and "BUILD_IN_DOCKER=1" in refused.stderr
+    assert make("check-build-host", "ENV=dev", "BUILD_IN_DOCKER=1", env=env).returncode == 0
+
+
+def test_an_aws_plan_inits_with_the_account_state_bucket_and_passes_the_build_mode():
+    dry = make("-n", "plan", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333", "BUILD_IN_DOCKER=1")
+    assert "-backend-config=bucket=qp-terraform-state-dev-111122223333" in dry.stdout, dry.stdout + dry.stderr
+    assert "-var=build_in_docker=true" in dry.stdout
+
+
+def test_redrive_takes_a_count_or_a_rate():
+    dry = make("-n", "redrive", "DLQ=http://x/q-dlq", "MAX=5")
+    assert "--max 5" in dry.stdout and "--rate" not in dry.stdout
+    dry = make("-n", "redrive", "DLQ=http://x/q-dlq", "RATE=10")
+    assert "--rate 10" in dry.stdout and "--max" not in dry.stdout
