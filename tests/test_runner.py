@@ -401,3 +401,29 @@ def test_make_redrive_works_against_the_local_stack(emulator_sqs, monkeypatch):
         assert wait_for(lambda: back() == 2, timeout=20)
     finally:
         clients.reset()
+
+
+def test_a_fifo_long_poll_waits_quietly_while_its_only_group_is_in_flight(emulator_sqs):
+    """moto's long poll spun at 100% CPU for WaitTimeSeconds when a FIFO queue's visible
+    messages all belonged to a group in flight; every FIFO poller then starved the emulator."""
+    import threading
+    import time
+
+    _, sqs = emulator_sqs
+    url = sqs.create_queue(QueueName="spin.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"})[
+        "QueueUrl"
+    ]
+    for i in range(20):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId="g", MessageDeduplicationId=f"d{i}")
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]) == 1  # group g in flight
+    cpu = time.process_time()  # the emulator runs in this process
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", []) == []
+    assert time.process_time() - cpu < 1.0  # spinning would use ~2 s of CPU
+    # a message of another group still ends the wait at once
+    timer = threading.Timer(
+        0.3, lambda: sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="h", MessageDeduplicationId="x")
+    )
+    timer.start()
+    started = time.time()
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get("Messages", [])
+    assert [m["Body"] for m in got] == ["x"] and time.time() - started < 4

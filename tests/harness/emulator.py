@@ -140,8 +140,34 @@ def _route_sns_lambda_deliveries() -> None:
     Subscription.publish = publish  # type: ignore[method-assign]
 
 
+def _fifo_long_poll_waits() -> None:
+    """moto's long poll waits until the queue has *visible* messages; on a FIFO queue a visible
+    message of a group that is in flight cannot be delivered, so the wait returns at once and
+    ReceiveMessage spins for its whole WaitTimeSeconds (deep-copying the queue's state each
+    turn). Every poller of a FIFO queue with a busy group then burns the emulator's CPU and
+    slows every other request (ingests of 5 s, dispatchers timing out). Wait instead for a
+    message that can be delivered, as SQS does."""
+    from moto.sqs.models import Queue
+
+    original = Queue.wait_for_messages
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        if not self.fifo_queue:
+            return original(self, timeout)
+
+        def deliverable() -> bool:
+            pending = self.pending_message_groups
+            return any(m.group_id not in pending for m in self.messages)
+
+        with self._messages_lock:
+            self._messages_lock.wait_for(deliverable, timeout=timeout)
+
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     _route_sns_lambda_deliveries()
+    _fifo_long_poll_waits()
     _detach_moto_event_source_mappings()
     _keep_redrive_allow_policy()
     _conditional_bucket_policy_statements()
