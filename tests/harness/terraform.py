@@ -139,6 +139,12 @@ def init(root: Path) -> None:
     run(["init", "-input=false", *plugin_args()], root, capture=True)
 
 
+def var_args(root: Path, var_file: str, extra_vars: dict[str, str] | None = None) -> list[str]:
+    """The variables of an offline apply/plan: the environment's tfvars, zips under ``root``, overrides."""
+    args = [f"-var-file={var_file}", f"-var=artifacts_dir={root / 'builds'}"]
+    return args + [f"-var={key}={value}" for key, value in (extra_vars or {}).items()]
+
+
 def apply(
     env: dict[str, str],
     state_file: Path,
@@ -148,11 +154,15 @@ def apply(
     """Generate, init and apply the root module; return its outputs."""
     root = generate()
     init(root)
-    var_args = [f"-var-file={var_file}", f"-var=artifacts_dir={root / 'builds'}"]
-    for key, value in (extra_vars or {}).items():
-        var_args.append(f"-var={key}={value}")
     run(
-        ["apply", "-input=false", "-auto-approve", "-parallelism=20", f"-state={state_file}", *var_args],
+        [
+            "apply",
+            "-input=false",
+            "-auto-approve",
+            "-parallelism=20",
+            f"-state={state_file}",
+            *var_args(root, var_file, extra_vars),
+        ],
         root,
         env=env,
         capture=True,
@@ -166,13 +176,7 @@ def plan(env: dict[str, str], state_file: Path, var_file: str = "environments/lo
     root = generate()
     init(root)
     return run(
-        [
-            "plan",
-            "-input=false",
-            f"-state={state_file}",
-            f"-var-file={var_file}",
-            f"-var=artifacts_dir={root / 'builds'}",
-        ],
+        ["plan", "-input=false", f"-state={state_file}", *var_args(root, var_file)],
         root,
         env=env,
         capture=True,
@@ -189,8 +193,13 @@ def plan_json(
     root = generate()
     init(root)
     plan_file = state_file.with_suffix(".tfplan")
-    var_args = [f"-var-file={var_file}", f"-var=artifacts_dir={root / 'builds'}"]
-    var_args += [f"-var={key}={value}" for key, value in (extra_vars or {}).items()]
-    run(["plan", "-input=false", f"-state={state_file}", f"-out={plan_file}", *var_args], root, env=env, capture=True)
+    plan_args = [
+        "plan",
+        "-input=false",
+        f"-state={state_file}",
+        f"-out={plan_file}",
+        *var_args(root, var_file, extra_vars),
+    ]
+    run(plan_args, root, env=env, capture=True)
     out = run(["show", "-json", str(plan_file)], root, env=env, capture=True)  # stderr warnings come first
     return json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("{")))

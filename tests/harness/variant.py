@@ -118,9 +118,8 @@ def apply(env: dict[str, str], state_file: Path, extra_vars: dict[str, str] | No
     """Init and apply the variant root (generated beforehand); return its outputs."""
     root = VARIANT_DIR
     terraform.init(root)
-    builds = terraform.OFFLINE_ROOT / "terraform" / "builds"  # zips and the shared dependency cache
-    var_args = ["-var-file=environments/local.tfvars", f"-var=artifacts_dir={builds}"]
-    var_args += [f"-var={key}={value}" for key, value in (extra_vars or {}).items()]
+    # zips and the shared dependency cache of the main copy
+    var_args = terraform.var_args(terraform.OFFLINE_ROOT / "terraform", "environments/local.tfvars", extra_vars)
     terraform.run(
         ["apply", "-input=false", "-auto-approve", "-parallelism=20", f"-state={state_file}", *var_args],
         root,
