@@ -55,28 +55,48 @@ def _assignment(user_id: str, item: dict[str, Any], count: int, created: bool) -
 
 
 def reserve(
-    table: str, user_id: str, count: int, pool: Sequence[str], lease_seconds: int, now: float | None = None
+    table: str,
+    user_id: str,
+    count: int,
+    pool: Sequence[str],
+    lease_seconds: int,
+    now: float | None = None,
+    candidate: str | None = None,
 ) -> Assignment | None:
     """Use the user's assignment if its queue is in ``pool``: reserve ``count`` seqs, extend the lease.
 
-    One UpdateItem. None when there is no assignment or its queue left the pool.
+    One UpdateItem. With ``candidate`` (a pool queue the caller holds for new users), a user
+    without an assignment gets that queue in the same write (``created``); a user with one
+    keeps it, so two ingesters creating at once both end on the first one's queue.
+    None when the user has no assignment (and no candidate was given) or its queue left the pool.
     """
     names, values = _pool_values(pool)
     expires = int((now if now is not None else time.time()) + lease_seconds)
+    values |= {":n": {"N": str(count)}, ":exp": {"N": str(expires)}}
+    if candidate is None:
+        update, condition = "SET seq = seq + :n, expires_at = :exp", f"queue_url IN ({names})"
+    else:
+        update = "SET queue_url = if_not_exists(queue_url, :q), seq = if_not_exists(seq, :zero) + :n, expires_at = :exp"
+        condition = f"attribute_not_exists(queue_url) OR queue_url IN ({names})"
+        values |= {":q": {"S": candidate}, ":zero": {"N": "0"}}
     try:
         out = client("dynamodb").update_item(
             TableName=table,
             Key={"user_id": {"S": user_id}},
-            UpdateExpression="SET seq = seq + :n, expires_at = :exp",
-            ConditionExpression=f"queue_url IN ({names})",
-            ExpressionAttributeValues={":n": {"N": str(count)}, ":exp": {"N": str(expires)}, **values},
-            ReturnValues="ALL_NEW",
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
         )
     except ClientError as exc:
         if _conditional_failed(exc):
             return None
         raise
-    return _assignment(user_id, out["Attributes"], count, created=False)
+    old = out.get("Attributes")
+    if not old:  # no item before this write: the candidate is the user's queue now
+        assert candidate is not None
+        return Assignment(user_id, candidate, 1, expires, created=True)
+    return Assignment(user_id, old["queue_url"]["S"], int(old["seq"]["N"]) + 1, expires, created=False)
 
 
 def assign(

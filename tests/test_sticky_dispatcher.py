@@ -32,6 +32,7 @@ class Context:
 def env(aws, monkeypatch):
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     monkeypatch.setattr(dispatcher, "DOCUMENT_BUCKET", BUCKET)
+    monkeypatch.setattr(dispatcher, "documents", dispatcher.DocumentCache(2**20))  # a fresh process
 
 
 def message(user: str, seq: int, body=None) -> StickyMessage:
@@ -69,6 +70,7 @@ def test_a_resend_applied_before_its_original_takes_the_originals_place():
 def test_a_lost_race_is_retried_on_the_new_etag(env, monkeypatch):
     """Another writer changes the document between our read and our write: nothing is lost."""
     dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])
+    dispatcher.documents.drop(f"{BUCKET}/users/u.json")  # another process: it reads first
     s3 = dispatcher.client("s3")
     real_get = s3.get_object
     raced = {"done": False}
@@ -78,11 +80,51 @@ def test_a_lost_race_is_retried_on_the_new_etag(env, monkeypatch):
         if not raced["done"]:
             raced["done"] = True
             dispatcher.append_to_document(BUCKET, "u", [message("u", 2)])  # the other writer
+            dispatcher.documents.drop(f"{BUCKET}/users/u.json")
         return current
 
     monkeypatch.setattr(s3, "get_object", get_then_someone_writes)
     assert dispatcher.append_to_document(BUCKET, "u", [message("u", 3)]) == 1
     assert document("u") == [1, 2, 3]
+
+
+def test_a_users_next_batch_is_written_without_a_read(env):
+    """The process holds the version it wrote: the next batch is one conditional write."""
+    dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])
+    with count_calls() as calls:
+        assert dispatcher.append_to_document(BUCKET, "u", [message("u", 2)]) == 1
+    assert calls == ["s3.PutObject"] and document("u") == [1, 2]
+
+
+def test_a_stale_cached_version_is_refused_and_nothing_is_lost(env):
+    """Another dispatcher wrote since this one's cached version: If-Match refuses, a read follows."""
+    dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])
+    theirs = UserDocument(user_id="u")
+    dispatcher.merge(theirs, [message("u", 1), message("u", 2)], datetime.now(UTC))
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="users/u.json", Body=theirs.model_dump_json())
+    with count_calls() as calls:
+        assert dispatcher.append_to_document(BUCKET, "u", [message("u", 3)]) == 1
+    assert calls == ["s3.PutObject", "s3.GetObject", "s3.PutObject"]
+    assert document("u") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("deleted", [True, False])
+def test_a_cached_already_applied_is_checked_against_s3(env, deleted):
+    """Only the stored document may say a message is applied: a document deleted behind the
+    cache's back is written again; one that has it costs a read and no write."""
+    dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])
+    if deleted:
+        boto3.client("s3").delete_object(Bucket=BUCKET, Key="users/u.json")
+    assert dispatcher.append_to_document(BUCKET, "u", [message("u", 1)]) == int(deleted)
+    assert document("u") == [1]
+
+
+def test_the_document_cache_is_bounded_in_bytes():
+    cache = dispatcher.DocumentCache(max_bytes=10)
+    cache.put("a", "e1", b"12345")
+    cache.put("b", "e2", b"123456")  # over the bound: the least recently used goes
+    cache.put("c", "e3", b"x" * 11)  # larger than the bound: not kept
+    assert list(cache.entries) == ["b"] and cache.size == 6
 
 
 def test_first_write_is_conditional_on_absence(env, monkeypatch):

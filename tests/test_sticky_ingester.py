@@ -50,6 +50,7 @@ def env(aws, monkeypatch):
     monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", TABLE)
     monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", store)
     monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
+    monkeypatch.setattr(ingester, "spare_urls", [])  # a fresh process: no URLs held from the store
     return {"store": store, "pool": pool, "sqs": sqs}
 
 
@@ -116,16 +117,27 @@ def test_race_loser_adopts_the_winners_queue(env, monkeypatch):
     real_reserve = assignments.reserve
     calls = {"n": 0}
 
-    def reserve_then_lose(table, user_id, count, pool, lease_seconds):
+    def reserve_then_lose(table, user_id, count, pool, lease_seconds, candidate=None):
         calls["n"] += 1
         if calls["n"] == 1:  # our first look: nothing yet; meanwhile another ingester wins
             assignments.assign(table, user_id, env["pool"][2], 1, pool, lease_seconds)
             return None
-        return real_reserve(table, user_id, count, pool, lease_seconds)
+        return real_reserve(table, user_id, count, pool, lease_seconds, candidate=candidate)
 
     monkeypatch.setattr(ingester.assignments, "reserve", reserve_then_lose)
     got = ingester.assign("u9", 1)
     assert got.queue_url == env["pool"][2] and not got.created and got.first_seq == 2
+    assert len(ingester.spare_urls) == 3  # the URL this ingester would have given is kept for the next user
+
+
+def test_two_ingesters_creating_one_user_at_once_end_on_one_queue(env):
+    """The one-write path: both writes carry a candidate; the second adopts the first's queue."""
+    pool = env["pool"]
+    first = assignments.reserve(TABLE, "u", 2, pool, 60, candidate=pool[0])
+    second = assignments.reserve(TABLE, "u", 3, pool, 60, candidate=pool[1])
+    assert (first.queue_url, first.created, first.first_seq) == (pool[0], True, 1)
+    assert (second.queue_url, second.created, second.first_seq) == (pool[0], False, 3)
+    assert assignments.get(TABLE, "u")["seq"]["N"] == "5"
 
 
 def test_a_user_on_a_queue_that_left_the_pool_moves_and_keeps_its_seq(env, monkeypatch):
@@ -255,5 +267,22 @@ def test_new_users_of_one_call_share_one_trip_to_the_url_store(env):
         "sqs.ReceiveMessage",
         "sqs.DeleteMessageBatch",
     ]
-    assert calls.count("dynamodb.UpdateItem") == 12  # a failed reserve and an assign per new user
+    assert calls.count("dynamodb.UpdateItem") == 7  # the first user's write found no URL held; then one each
     assert len(set(result.queues.values())) > 1  # spread over the URLs received
+
+
+def test_a_new_user_costs_one_write_once_the_process_holds_spare_urls(env):
+    """1 message per call: a known user and, after the first trip to the store, a new user alike
+    cost one UpdateItem and one SendMessageBatch; the store is read once per ten new users."""
+    ingester.ingest(ingester.parse({"user_id": "first", "body": 0}))
+    with count_calls() as calls:
+        for n in range(2):
+            ingester.ingest(ingester.parse({"user_id": f"new{n}", "body": n}))
+    assert calls == ["dynamodb.UpdateItem", "sqs.SendMessageBatch"] * 2
+    queues = {assignments.get(TABLE, u)["queue_url"]["S"] for u in ("first", "new0", "new1")}
+    assert queues == set(env["pool"])  # handed out in the store's rotation
+
+
+def test_a_spare_url_no_longer_in_the_pool_is_never_given(env, monkeypatch):
+    ingester.spare_urls.extend(["https://sqs/removed", env["pool"][1]])
+    assert ingester.assign("u", 1).queue_url == env["pool"][1]

@@ -11,6 +11,7 @@ the document itself is the exactly-once record (no per-message idempotency recor
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -74,33 +75,79 @@ def merge(document: UserDocument, messages: Sequence[StickyMessage], now: dateti
     return changed
 
 
+class DocumentCache:
+    """The documents this process last wrote (or read): key -> (ETag, body), least recently used first.
+
+    A dispatcher is the only writer of its users' documents most of the time, so the next
+    batch of a user writes with If-Match on the ETag it got back, without reading first. A
+    stale entry costs one refused write (412), then the read path. Bounded in bytes.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: str) -> tuple[str, bytes] | None:
+        if key in self.entries:
+            self.entries.move_to_end(key)
+        return self.entries.get(key)
+
+    def put(self, key: str, etag: str, body: bytes) -> None:
+        self.drop(key)
+        if len(body) > self.max_bytes:
+            return
+        self.entries[key] = (etag, body)
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, (_, oldest) = self.entries.popitem(last=False)
+            self.size -= len(oldest)
+
+    def drop(self, key: str) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.size -= len(old[1])
+
+
+documents = DocumentCache(int(os.environ.get("DOCUMENT_CACHE_BYTES", str(16 * 2**20))))
+
+
 def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessage]) -> int:
-    """One read + one conditional write per attempt; retried on a lost race."""
+    """One conditional write per attempt, after a read unless this process holds the document's
+    last version; retried on a lost race. Nothing new for a cached version: checked by a read."""
     s3 = client("s3")
     key = document_key(user_id)
+    cache_key = f"{bucket}/{key}"
     for _ in range(WRITE_ATTEMPTS):
-        try:
-            current = s3.get_object(Bucket=bucket, Key=key)
-            document = UserDocument.model_validate_json(current["Body"].read())
-            condition = {"IfMatch": current["ETag"]}
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-                raise
-            document, condition = UserDocument(user_id=user_id), {"IfNoneMatch": "*"}
+        cached = documents.get(cache_key)
+        if cached is not None:
+            etag, body = cached
+            document, condition = UserDocument.model_validate_json(body), {"IfMatch": etag}
+        else:
+            try:
+                current = s3.get_object(Bucket=bucket, Key=key)
+                body = current["Body"].read()
+                documents.put(cache_key, current["ETag"], body)
+                document = UserDocument.model_validate_json(body)
+                condition = {"IfMatch": current["ETag"]}
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                    raise
+                document, condition = UserDocument(user_id=user_id), {"IfNoneMatch": "*"}
         added = merge(document, messages, datetime.now(UTC))
         if added == 0:
+            if cached is not None:  # only the stored version may say "already applied"
+                documents.drop(cache_key)
+                continue
             return 0
+        new_body = document.model_dump_json(indent=1).encode()
         try:
-            s3.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=document.model_dump_json(indent=1).encode(),
-                ContentType="application/json",
-                **condition,
-            )
+            out = s3.put_object(Bucket=bucket, Key=key, Body=new_body, ContentType="application/json", **condition)
+            documents.put(cache_key, out["ETag"], new_body)
             return added
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            documents.drop(cache_key)
+            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
                 raise
             metrics.add_metric(name="DocumentWriteConflicts", unit=MetricUnit.Count, value=1)
     raise ConcurrentWrite(f"gave up writing {key} after {WRITE_ATTEMPTS} conflicting attempts")

@@ -103,36 +103,71 @@ def seed_store(store_url: str, pool: list[str]) -> None:
     )
 
 
+# Pool queue URLs this process took from the URL store and has not yet given to a new user.
+# The store is read ten URLs at a time (three requests), so a new user usually costs no more
+# than a known one: the one UpdateItem that reserves its seqs also creates its assignment.
+spare_urls: list[str] = []
+
+
+def take_spare_url(pool: list[str]) -> str | None:
+    """The next spare URL still in the pool (without taking it), or None."""
+    while spare_urls and spare_urls[0] not in pool:
+        spare_urls.pop(0)
+    return spare_urls[0] if spare_urls else None
+
+
+def refill_spare_urls(need: int) -> None:
+    """Hold at least ``need`` spare URLs: one take from the store of up to ten distinct URLs."""
+    if len(spare_urls) < need:
+        count = max(need - len(spare_urls), min(10, len(POOL_QUEUE_URLS)))
+        spare_urls.extend(take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, count))
+
+
 def assign(user_id: str, count: int) -> assignments.Assignment:
     return assign_all({user_id: count})[user_id]
 
 
 def assign_all(counts: dict[str, int]) -> dict[str, assignments.Assignment]:
-    """Reserve ``counts[user]`` seqs for each user on its queue (one UpdateItem each).
+    """Reserve ``counts[user]`` seqs for each user on its queue: one UpdateItem per user.
 
-    Users without a usable assignment get queues from the store (three requests for all of
-    them) and one conditional UpdateItem each; a race loser reserves on the winner's queue.
+    Each write carries a spare URL as the queue of a user that has none (see
+    assignments.reserve), so a new user is assigned in the same write. A process holding no
+    spare URL learns it needs some from a write that finds no assignment (then it takes ten
+    from the store, and writes again); a user on a queue that left the pool is moved by a
+    second, conditional write.
     """
     result: dict[str, assignments.Assignment] = {}
     pending = dict(counts)
     while pending:
-        missing: dict[str, int] = {}
-        for user_id, count in pending.items():
-            found = assignments.reserve(ASSIGNMENT_TABLE, user_id, count, POOL_QUEUE_URLS, LEASE_SECONDS)
-            if found is not None:
-                result[user_id] = found
-            else:
-                missing[user_id] = count
+        moved: dict[str, int] = {}
+        for i, (user_id, count) in enumerate(pending.items()):
+            candidate = take_spare_url(POOL_QUEUE_URLS)
+            found = reserve(user_id, count, candidate)
+            if found is None and candidate is None:  # a new user, or one to move: hold spares for the rest
+                refill_spare_urls(len(pending) - i)
+                found = reserve(user_id, count, take_spare_url(POOL_QUEUE_URLS))
+            if found is None:
+                moved[user_id] = count
+                continue
+            result[user_id] = found
+            if found.created:
+                spare_urls.pop(0)
         pending = {}
-        if missing:
-            urls = take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, len(missing))
-            for (user_id, count), url in zip(missing.items(), urls, strict=True):
+        if moved:
+            refill_spare_urls(len(moved))
+            for user_id, count in moved.items():
+                url = spare_urls.pop(0)
                 created = assignments.assign(ASSIGNMENT_TABLE, user_id, url, count, POOL_QUEUE_URLS, LEASE_SECONDS)
                 if created is not None:
                     result[user_id] = created
-                else:
+                else:  # another ingester assigned the user meanwhile: reserve on its queue
+                    spare_urls.insert(0, url)
                     pending[user_id] = count
     return result
+
+
+def reserve(user_id: str, count: int, candidate: str | None) -> assignments.Assignment | None:
+    return assignments.reserve(ASSIGNMENT_TABLE, user_id, count, POOL_QUEUE_URLS, LEASE_SECONDS, candidate=candidate)
 
 
 def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) -> None:
