@@ -148,6 +148,40 @@ def measure(function: str, env: dict[str, str]) -> dict:
     }
 
 
+# What any handler of this stack imports before its own code: the floor under its import time.
+FLOOR_PROBES = {
+    "import boto3 (the runtime's, precompiled)": "import boto3",
+    "import pydantic": "import pydantic",
+    "Powertools Logger()": "from aws_lambda_powertools import Logger; Logger()",
+    "Powertools Tracer() (patches botocore)": "from aws_lambda_powertools import Tracer; Tracer()",
+    "boto3 + pydantic + Logger + Metrics + Tracer": (
+        "import boto3, pydantic; from aws_lambda_powertools import Logger, Metrics, Tracer;"
+        " Logger(); Metrics(); Tracer()"
+    ),
+}
+
+
+def floor(function: str = "sticky_ingester") -> list[dict]:
+    """Median import time of each FLOOR_PROBES statement, measured as ``measure`` measures a handler."""
+    runtime = runtime_dir()
+    code = code_dir(function, CACHE / "extract" / "floor")
+    env = {"AWS_LAMBDA_FUNCTION_NAME": function, "POWERTOOLS_SERVICE_NAME": function}
+    rows = []
+    for name, statement in FLOOR_PROBES.items():
+        probe = code / "floor_probe.py"
+        probe.write_text(statement + "\n")
+        times = import_ms(code, runtime, env, module="floor_probe")
+        rows.append(
+            {
+                "what": name,
+                "import_ms_median": round(statistics.median(w for w, _ in times)),
+                "import_cpu_ms_median": round(statistics.median(c for _, c in times)),
+            }
+        )
+    shutil.rmtree(code, ignore_errors=True)
+    return rows
+
+
 if __name__ == "__main__":  # python -m tests.bench.packages relay_consumer ...
     for name in sys.argv[1:]:
         print(measure(name, {"POWERTOOLS_SERVICE_NAME": name}))
