@@ -27,7 +27,7 @@ LOCAL          := $(PY) -m tests.harness.local_env
 UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
-.PHONY: help demo test unit e2e lint security fmt clean plan apply check-env check-credentials check-build-host \
+.PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host \
         redrive bench invoke logs deploy  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
@@ -44,13 +44,13 @@ $(VENV)/.installed: requirements.txt
 demo: $(VENV)/.installed ## emulator + terraform apply + sample traffic + summary
 	$(PY) -m tests.harness.demo
 
-# lint, the security scan, unit and end-to-end tests run side by side: the end-to-end
-# tests mostly wait on queues, the rest mostly computes. Each pytest run prints its 15
-# slowest tests (pyproject.toml).
+# Two lanes side by side: the end-to-end tests (they mostly wait on queues), and the rest
+# one after another (lint + security scan, unit, plans: they mostly compute). Each pytest run
+# prints its 15 slowest tests (pyproject.toml).
 # TARGET=localstack runs the scenarios against LocalStack instead (local/localstack/localstack.mk).
 ifeq ($(TARGET),embedded)
 test: $(VENV)/.installed ## every test: lint, security scan, terraform checks, unit, end-to-end [TARGET=embedded|localstack]
-	@$(MAKE) --no-print-directory -j4 --output-sync=target lint security unit e2e
+	@$(MAKE) --no-print-directory -j2 --output-sync=target e2e static-unit-plans
 else ifeq ($(TARGET),localstack)
 test: localstack-test
 else
@@ -62,10 +62,18 @@ unit: $(VENV)/.installed ## unit tests only (no stack), in parallel processes
 	@$(MAKE) --no-print-directory -j$(UNIT_SHARDS) --output-sync=target $(addprefix unit-shard-,$(shell seq 0 $$(($(UNIT_SHARDS) - 1))))
 
 unit-shard-%:
-	$(PY) -m pytest -q -m "not e2e" --shard=$*/$(UNIT_SHARDS)
+	$(PY) -m pytest -q -m "not e2e and not plans" --shard=$*/$(UNIT_SHARDS)
 
 e2e: $(VENV)/.installed ## end-to-end tests only: emulator + terraform apply + local runner
 	$(PY) -m pytest -q -m e2e
+
+plans: $(VENV)/.installed ## terraform checks over every environment's plan, validate, packaging on python3.12
+	$(PY) -m pytest -q -m plans
+
+static-unit-plans:  # make test's second lane
+	@$(MAKE) --no-print-directory --output-sync=target lint security
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory plans
 
 lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
 	$(VENV)/bin/ruff check shared functions tests local

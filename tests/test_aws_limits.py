@@ -218,13 +218,13 @@ def environment_plans() -> Iterator[dict[str, dict]]:
         emulator.stop()
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_environment_plans_within_aws_limits(environment_plans: dict[str, dict], environment: str):
     assert aws_limits.violations(environment_plans[environment]) == []
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_queue_triggered_function_gets_its_mapping(environment_plans: dict[str, dict], environment: str):
     """Defect 1, over the plan: each function module called with an sqs_trigger has a mapping."""
@@ -259,7 +259,7 @@ def test_every_queue_triggered_function_gets_its_mapping(environment_plans: dict
     assert triggered - mapped == set(), "queue-triggered functions without an event source mapping"
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_function_has_its_own_package(environment_plans: dict[str, dict], environment: str):
     """Defect 3: two module calls with one source_path and hash_extra build one zip from parallel runs."""

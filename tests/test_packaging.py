@@ -125,7 +125,7 @@ def runtime_venv(python: str) -> Path:
     return venv
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_every_handler_imports_on_the_python312_runtime_with_only_its_zip(tmp_path: Path):
     python = python312()
     venv = runtime_venv(python)

@@ -139,13 +139,13 @@ def policies_of(plan: dict[str, dict], role: str) -> list[dict]:
     return [st for address in ROLE_POLICIES[role] for st in statements(plan[address]["policy"])]
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_state_bucket_name_carries_the_account_id(bootstrap):
     bucket = bootstrap["prod"]["module.state.aws_s3_bucket.this"]["bucket"]
     assert bucket == f"qp-terraform-state-prod-{ACCOUNT_ID}"
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_prod_plan_role_is_assumable_only_from_main(bootstrap):
     prod, dev = bootstrap["prod"], bootstrap["dev"]
     assert trusted_subjects(prod['aws_iam_role.ci["plan"]']) == [MAIN_REF]
@@ -156,7 +156,7 @@ def test_prod_plan_role_is_assumable_only_from_main(bootstrap):
         assert trusted_subjects(plan['aws_iam_role.ci["apply"]']) == [f"repo:{REPOSITORY}:environment:{name}"]
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 @pytest.mark.parametrize("name", ["dev", "prod"])
 def test_plan_role_writes_only_the_lock_object_and_reads_no_data(bootstrap, name):
     plan = bootstrap[name]
@@ -186,7 +186,7 @@ def test_plan_role_writes_only_the_lock_object_and_reads_no_data(bootstrap, name
     assert any(state in as_list(st["Resource"]) and "s3:PutObject" in as_list(st["Action"]) for st in apply)
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_plan_role_reads_only_this_environments_resources(bootstrap):
     for st in policies_of(bootstrap["prod"], "plan"):
         for target in as_list(st["Resource"]):
@@ -201,7 +201,7 @@ def test_plan_role_reads_only_this_environments_resources(bootstrap):
             assert scoped, (st.get("Sid"), target)
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_state_keeps_old_versions_for_recovery_then_expires_them(bootstrap):
     rules = bootstrap["prod"]["module.state.aws_s3_bucket_lifecycle_configuration.this"]["rule"]
     assert [
@@ -231,7 +231,7 @@ def of_type(plan: dict, kind: str) -> dict[str, dict]:
     return {r["address"]: r.get("values", {}) for r in records(plan) if r["type"] == kind}
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_prod_tables_have_deletion_protection_and_point_in_time_recovery(root_plans):
     for name, protected in (("prod", True), ("dev", False)):
         tables = of_type(root_plans[name], "aws_dynamodb_table")
@@ -241,7 +241,7 @@ def test_prod_tables_have_deletion_protection_and_point_in_time_recovery(root_pl
             assert table["point_in_time_recovery"][0]["enabled"] is protected, (name, address)
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_every_bucket_expires_noncurrent_versions(root_plans):
     rules = of_type(root_plans["prod"], "aws_s3_bucket_lifecycle_configuration")
     assert len(rules) >= 3
@@ -256,7 +256,7 @@ def test_every_bucket_expires_noncurrent_versions(root_plans):
         assert any(r["abort_incomplete_multipart_upload"] for r in whole_bucket), address
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_alarm_topic_key_lets_cloudwatch_publish_for_this_accounts_alarms_only(root_plans):
     plan = root_plans["prod"]
     (key,) = of_type(plan, "aws_kms_key").values()
@@ -272,7 +272,7 @@ def test_alarm_topic_key_lets_cloudwatch_publish_for_this_accounts_alarms_only(r
     assert topic["change"]["after_unknown"].get("kms_master_key_id") is True  # the key above, not alias/aws/sns
 
 
-@pytest.mark.e2e
+@pytest.mark.plans
 def test_the_client_read_results_queue_has_no_age_alarm_but_keeps_its_dlq_alarm(root_plans):
     names = {v["alarm_name"] for v in of_type(root_plans["prod"], "aws_cloudwatch_metric_alarm").values()}
     assert "qp-prod-workflow-results-dlq-not-empty" in names

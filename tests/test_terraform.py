@@ -127,6 +127,7 @@ def test_offline_copy_changes_only_the_module_source_and_provider_constraint():
     )
 
 
+@pytest.mark.plans
 def test_validate_and_terraform_test_with_mock_provider():
     root = terraform.generate()
     terraform.init(root)
