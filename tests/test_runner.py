@@ -142,6 +142,23 @@ def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_p
         runner.stop()
 
 
+def test_pending_counts_the_asynchronous_invocations_not_yet_started(tmp_path):
+    """What the fan-out poison ticker reads to skip a tick while earlier workers still wait."""
+    from tests.harness.runner import LocalLambdaRunner
+
+    pool = make_function(tmp_path, "import time\ndef handler(event, context):\n    time.sleep(1)\n", timeout=5)
+    runner = LocalLambdaRunner(endpoint="http://127.0.0.1:1", region="us-east-1", code_fetcher=lambda n: b"")
+    runner.pools["f"] = pool  # concurrency 1: one runs, the others wait
+    try:
+        assert runner.pending("f") == 0
+        for _ in range(3):
+            runner.deliver_sns("arn:aws:lambda:us-east-1:123456789012:function:f", {"Records": []})
+        assert runner.pending("arn:aws:lambda:us-east-1:123456789012:function:f") >= 2
+        assert wait_for(lambda: runner.pending("f") == 0, timeout=20)
+    finally:
+        runner.stop()
+
+
 def test_each_invocation_reports_the_aws_calls_it_made(tmp_path):
     pool = make_function(
         tmp_path,

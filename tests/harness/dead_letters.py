@@ -85,8 +85,10 @@ def fanout_ticks(stack: Any, body: str, every: float = 30.0) -> FanoutPoison:
     (6 x the worker timeout = 60 s locally). Faster ticks over-provision: each counts the
     messages the previous tick's workers have not received yet and starts workers for them
     again (5 s ticks queued ~2,000 idle workers for 1,000 messages, which then loaded the
-    emulator for minutes). The ticker stops by itself when the work queue's DLQ holds a
-    message (the poison is the only message the suite dead-letters there).
+    emulator for minutes). For the same reason a tick is skipped while workers started by an
+    earlier one are still queued in the runner (the test's own tick starts 101). The ticker
+    stops by itself when the work queue's DLQ holds a message (the poison is the only
+    message the suite dead-letters there).
     """
     if "fanout" in stack.scenarios:
         return stack.scenarios["fanout"]
@@ -102,7 +104,8 @@ def fanout_ticks(stack: Any, body: str, every: float = 30.0) -> FanoutPoison:
 
     def tick() -> None:
         while not dead_lettered():
-            scenario.tick_ids += [event["id"] for event in stack.runner.fire(out["schedule_rule_name"])]
+            if stack.runner.pending(out["worker_function_name"]) == 0:
+                scenario.tick_ids += [event["id"] for event in stack.runner.fire(out["schedule_rule_name"])]
             if scenario.stop.wait(every):
                 return
 

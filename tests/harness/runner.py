@@ -686,6 +686,12 @@ class LocalLambdaRunner:
             )
         return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, json.dumps(result.error).encode()
 
+    def pending(self, name: str) -> int:
+        """Asynchronous invocations of ``name`` (an ARN or name) queued and not yet started."""
+        with self._async_lock:
+            q = self._async.get(self._resolve(name))
+        return q.qsize() if q is not None else 0
+
     def _async_queue(self, name: str) -> queue.Queue:
         with self._async_lock:
             if name not in self._async:
