@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -281,6 +282,16 @@ def test_a_new_user_costs_one_write_once_the_process_holds_spare_urls(env):
     assert calls == ["dynamodb.UpdateItem", "sqs.SendMessageBatch"] * 2
     queues = {assignments.get(TABLE, u)["queue_url"]["S"] for u in ("first", "new0", "new1")}
     assert queues == set(env["pool"])  # handed out in the store's rotation
+
+
+def test_ingester_processes_that_each_see_one_new_user_spread_them_over_the_pool(env, monkeypatch):
+    """Every process takes the whole (small) pool from the store in the store's order; each hands
+    its URLs out in a random order, so new users of many processes do not pile onto one queue."""
+    for n in range(30):
+        monkeypatch.setattr(ingester, "spare_urls", [])  # a fresh process
+        ingester.assign(f"p{n}", 1)
+    queues = Counter(assignments.get(TABLE, f"p{n}")["queue_url"]["S"] for n in range(30))
+    assert set(queues) == set(env["pool"]), queues
 
 
 def test_a_spare_url_no_longer_in_the_pool_is_never_given(env, monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections import defaultdict
 from typing import Any
 
@@ -120,7 +121,11 @@ def refill_spare_urls(need: int) -> None:
     """Hold at least ``need`` spare URLs: one take from the store of up to ten distinct URLs."""
     if len(spare_urls) < need:
         count = max(need - len(spare_urls), min(10, len(POOL_QUEUE_URLS)))
-        spare_urls.extend(take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, count))
+        urls = take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, count)
+        # A pool of <= 10 comes back whole, in the store's order, to every process: handed out
+        # in that order, each process's first new user would land on the same queue.
+        random.shuffle(urls)
+        spare_urls.extend(urls)
 
 
 def assign(user_id: str, count: int) -> assignments.Assignment:
