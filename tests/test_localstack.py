@@ -171,7 +171,7 @@ def test_the_shim_runs_a_function_through_localstacks_callback_protocol(tmp_path
 def test_configuration_and_logs_of_a_deployed_function(target):
     function = target.outputs["sticky_queue"]["ingester_function_name"]
     cfg = target.function_configuration(function)
-    assert cfg["Handler"] == "app.handler" and cfg["Timeout"] == 10
+    assert cfg["Handler"] == "app.lambda_handler" and cfg["Timeout"] == 10
     assert cfg["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
     rejected = target.invoke(function, {"messages": [{"user_id": "a b", "body": 1}]})
     assert not rejected.ok and rejected.error["errorType"] == "InvalidIngestRequest"
