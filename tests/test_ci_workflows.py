@@ -47,6 +47,12 @@ def test_ci_lints_tests_and_plans_dev_and_stg_on_pull_requests():
     assert any(str(s.get("uses", "")).startswith("actions/upload-artifact") for s in steps(plan))
 
 
+def test_ci_runs_the_scenarios_on_localstack_too():
+    job = load("ci.yml")["jobs"]["localstack"]
+    assert "make test TARGET=localstack" in runs(job)
+    assert "secrets" not in str(job)  # 4.14.0 needs no auth token
+
+
 def test_main_applies_each_environment_in_order_behind_its_environment():
     deploy = load("deploy.yml")["jobs"]
     assert [deploy[e]["with"]["environment"] for e in ("dev", "stg", "prod")] == ["dev", "stg", "prod"]
