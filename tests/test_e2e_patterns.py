@@ -62,7 +62,8 @@ def test_cron_fanout_tick_starts_a_worker_per_10_messages_and_stores_1000_items_
         return items if len(items) >= 1000 else None
 
     items = wait_for(stored, timeout=240, interval=2)
-    assert items is not None, f"only {len(scan(ddb, table, 'key', f'e2e-{run}-'))} of 1000 items stored"
+    stored_now = len(scan(ddb, table, "key", f"e2e-{run}-"))
+    assert items is not None, f"only {stored_now} of 1000 items stored; ticker errors: {ticker.errors}"
     assert sorted(i["key"]["S"] for i in items) == sorted(f"e2e-{run}-{n}" for n in range(1000))  # each once
     assert {i["tick_id"]["S"] for i in items} <= {tick.payload["tick_id"], *ticker.tick_ids}
     assert tick.payload["tick_id"] in {i["tick_id"]["S"] for i in items}
@@ -257,5 +258,5 @@ def test_cron_fanout_malformed_message_is_dead_lettered(stack):
         )
     finally:
         scenario.stop.set()
-    assert moved == [scenario.body]
+    assert moved == [scenario.body], f"ticker errors: {scenario.errors}"
     assert [i for i in scan(stack.client("dynamodb"), out["items_table_name"]) if not i["key"]["S"]] == []

@@ -444,3 +444,103 @@ def test_a_fifo_long_poll_waits_quietly_while_its_only_group_is_in_flight(emulat
     started = time.time()
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get("Messages", [])
     assert [m["Body"] for m in got] == ["x"] and time.time() - started < 4
+
+
+def test_concurrent_receivers_never_share_a_message_and_dead_letter_each_once(emulator_sqs, request):
+    """moto changes a queue's message list without a lock: two concurrent ReceiveMessage calls
+    handed out the same message (each raising its receive count, so valid messages reached
+    maxReceiveCount and were dead-lettered) and both moved an exhausted message to the DLQ,
+    the second failing with a 500 (``list.remove(x): x not in list``). SQS does neither.
+    The emulator runs in this process: a tiny GIL switch interval makes its request threads
+    interleave inside moto as a loaded machine's do."""
+    import sys
+    import threading
+
+    import boto3
+    from botocore.config import Config
+
+    emulator, _ = emulator_sqs
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=16),
+    )
+    dlq = sqs.create_queue(QueueName="race-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})
+    url = sqs.create_queue(QueueName="race", Attributes={"VisibilityTimeout": "60", "RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
+    bodies = [f"m{n}" for n in range(600)]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+        )
+    received: list[str] = []
+    errors: list[Exception] = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    request.addfinalizer(lambda: sys.setswitchinterval(switch))
+
+    def drain() -> None:
+        try:
+            while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                received.extend(m["Body"] for m in got)
+        except Exception as exc:  # noqa: BLE001 - any error fails the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(received) == sorted(bodies)  # each message handed out once
+
+    # a queue whose messages are visible again at once: the receive after a message's first
+    # one moves it to the DLQ -- exactly once, however many receivers race for it
+    url = sqs.create_queue(QueueName="race-0", Attributes={"VisibilityTimeout": "0", "RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+        )
+    threads = [threading.Thread(target=drain) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    moved: list[str] = []
+    while got := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
+        moved.extend(m["Body"] for m in got)
+    assert sorted(moved) == sorted(bodies)
+
+
+def test_a_receive_does_not_count_the_whole_queue_for_each_message_it_hands_out(emulator_sqs, monkeypatch):
+    """moto checked each received message's retention by computing every queue attribute,
+    three of which walk the whole queue: ~1 s of the emulator's CPU (GIL held) per receive on
+    a queue of 1,000, which starved every function under load (the fan-out scenario's workers
+    timed out). A receive reads the retention period alone; expired messages still stay out."""
+    from moto.sqs.models import Queue, sqs_backends
+
+    _, sqs = emulator_sqs
+    url = sqs.create_queue(QueueName="deep", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    for start in range(0, 1000, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"{start + i}"} for i in range(10)])
+    counted = []
+    walk = Queue.approximate_number_of_messages_not_visible
+    monkeypatch.setattr(
+        Queue, "approximate_number_of_messages_not_visible", property(lambda q: counted.append(q) or walk.fget(q))
+    )
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 10 and counted == []
+    # the retention period still applies: a message older than it is never handed out
+    queue = sqs_backends["123456789012"]["us-east-1"].queues["deep"]
+    for message in queue._messages:
+        message.sent_timestamp -= (int(queue.message_retention_period) + 1) * 1000
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []

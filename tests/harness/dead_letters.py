@@ -28,6 +28,7 @@ class StickyPoison:
 class FanoutPoison:
     body: str
     tick_ids: list[str] = field(default_factory=list)  # every tick the ticker fired
+    errors: list[str] = field(default_factory=list)  # ticks that failed (retried at the next)
     ticker: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -103,11 +104,15 @@ def fanout_ticks(stack: Any, body: str, every: float = 30.0) -> FanoutPoison:
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) > 0
 
     def tick() -> None:
-        while not dead_lettered():
-            if stack.runner.pending(out["worker_function_name"]) == 0:
-                scenario.tick_ids += [event["id"] for event in stack.runner.fire(out["schedule_rule_name"])]
-            if scenario.stop.wait(every):
-                return
+        while not scenario.stop.is_set():
+            try:  # a failed tick is tried again at the next, as the schedule fires again
+                if dead_lettered():
+                    return
+                if stack.runner.pending(out["worker_function_name"]) == 0:
+                    scenario.tick_ids += [event["id"] for event in stack.runner.fire(out["schedule_rule_name"])]
+            except Exception as exc:  # noqa: BLE001 - recorded; the dead-letter test reports it
+                scenario.errors.append(f"{type(exc).__name__}: {exc}")
+            scenario.stop.wait(every)
 
     scenario.ticker = threading.Thread(target=tick, name="fanout-ticker", daemon=True)
     scenario.ticker.start()

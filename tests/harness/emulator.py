@@ -165,12 +165,91 @@ def _fifo_long_poll_waits() -> None:
     Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
+def _atomic_queues() -> None:
+    """moto changes a queue's message list without a lock, and the emulator serves requests on
+    many threads: two concurrent ReceiveMessage calls handed out the same message (each raising
+    its receive count, so valid messages reached maxReceiveCount and were dead-lettered) and
+    both moved an exhausted message to the DLQ, the second failing with a 500; a DeleteMessage
+    rebuilding the list could drop a message sent meanwhile. Every change to a queue's messages
+    now holds that queue's own lock (the one moto's long poll already waits on), and a long
+    poll waits outside it: one receive at a time picks messages, as SQS hands each out once."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    receive, add, delete = SQSBackend.receive_message, Queue.add_message, Queue.delete_message
+    change_visibility, purge = SQSBackend.change_message_visibility, SQSBackend.purge_queue
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list:
+        queue = self.get_queue(queue_name)
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with queue._messages_lock:
+                got = receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            left = deadline - time.monotonic()
+            if got or left <= 0:
+                return got
+            queue.wait_for_messages(min(1.0, left))
+
+    def locked(method: Any, on_backend: bool) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            queue = self.get_queue(kwargs.get("queue_name") or args[0]) if on_backend else self
+            with queue._messages_lock:
+                return method(self, *args, **kwargs)
+
+        return call
+
+    Queue.add_message = locked(add, on_backend=False)  # type: ignore[method-assign]
+    Queue.delete_message = locked(delete, on_backend=False)  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = locked(change_visibility, on_backend=True)  # type: ignore[method-assign]
+    SQSBackend.purge_queue = locked(purge, on_backend=True)  # type: ignore[method-assign]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
+def _cheap_message_checks() -> None:
+    """moto checks each message it hands out against the queue's retention period by computing
+    *every* queue attribute, three of which count the whole queue: a ReceiveMessage on a queue
+    of 1,000 messages took ~1 s of CPU (GIL held) -- the fan-out scenario's 101 workers spent
+    minutes in it, and under load timed out. Read the one attribute instead (same result)."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Message, SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+
+    # The queue's counts (computed by every SendMessage too, which reads one attribute of the
+    # whole attribute map) ask each message whether it is visible or delayed; moto answers with
+    # a datetime round trip per message (~17 us). The same epoch milliseconds, from time.time():
+    Message.visible = property(lambda self: time.time() * 1000.0 > self.visible_at)  # type: ignore[method-assign,assignment]
+    Message.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until)  # type: ignore[method-assign,assignment]
+
+
+_PATCHED = threading.Lock()
+_patched = False
+
+
 def patch_moto() -> None:
-    _route_sns_lambda_deliveries()
-    _fifo_long_poll_waits()
-    _detach_moto_event_source_mappings()
-    _keep_redrive_allow_policy()
-    _conditional_bucket_policy_statements()
+    """Apply the emulator's corrections to moto once per process."""
+    global _patched
+    with _PATCHED:
+        if _patched:
+            return
+        _atomic_queues()
+        _cheap_message_checks()
+        _route_sns_lambda_deliveries()
+        _fifo_long_poll_waits()
+        _detach_moto_event_source_mappings()
+        _keep_redrive_allow_policy()
+        _conditional_bucket_policy_statements()
+        _patched = True
 
 
 class _QuietHandler(WSGIRequestHandler):
