@@ -22,7 +22,7 @@ TF             := terraform -chdir=terraform
 CHECKOV_VENV   := .venv-checkov
 CHECKOV        := checkov==3.3.30
 ENVIRONMENTS   := local dev stg prod
-LOCAL          := $(PY) -m tests.harness.local_env
+LOCAL          := $(PY) -m local.local_env
 # Unit tests run in this many processes (pytest --shard, see tests/conftest.py).
 UNIT_SHARDS    := 2
 
@@ -42,7 +42,7 @@ $(VENV)/.installed: requirements.txt
 # --- the two commands --------------------------------------------------------------------
 
 demo: $(VENV)/.installed ## emulator + terraform apply + sample traffic + summary
-	$(PY) -m tests.harness.demo
+	$(PY) -m local.demo
 
 # Two lanes side by side: the end-to-end tests (they mostly wait on queues), and the rest
 # one after another (lint + security scan, unit, plans: they mostly compute). Each pytest run
@@ -76,9 +76,9 @@ static-unit-plans:  # make test's second lane
 	@$(MAKE) --no-print-directory plans
 
 lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
-	$(VENV)/bin/ruff check shared functions tests local
-	$(VENV)/bin/ruff format --check shared functions tests local
-	$(VENV)/bin/mypy shared tests/harness
+	$(VENV)/bin/ruff check shared functions tests local bench ops
+	$(VENV)/bin/ruff format --check shared functions tests local bench ops
+	$(VENV)/bin/mypy shared local bench ops tests/harness
 	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
 	terraform fmt -check -recursive terraform
 
@@ -142,15 +142,15 @@ deploy: $(VENV)/.installed ## redeploy one changed function into the running sta
 
 redrive: $(VENV)/.installed ## move DLQ messages back to their source: make redrive DLQ=<dlq url> [MAX=n | RATE=per-second]
 	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n (at most n messages) | RATE=n (all, n per second)]" >&2; exit 2; }
-	@$(PY) -m shared.redrive "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
+	@$(PY) -m ops.redrive "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
 
 # --- other -------------------------------------------------------------------------------
 
 bench: $(VENV)/.installed ## AWS requests per message, ours vs the seeds; zip sizes, import times (not a test)
-	$(PY) -m tests.bench.run
+	$(PY) -m bench.run
 
 fmt: $(VENV)/.installed ## format Python and Terraform
-	$(VENV)/bin/ruff format shared functions tests local
+	$(VENV)/bin/ruff format shared functions tests local bench ops
 	terraform fmt -recursive terraform
 
 clean: ## remove build output (.build, caches)

@@ -28,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from tests.harness.runner import Schedule, scheduled_event
+from local.runner import Schedule, scheduled_event
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = ("embedded", "localstack")
@@ -134,7 +134,7 @@ def _terraform_env(endpoint_env: dict[str, str]) -> dict[str, str]:
 
 
 def _apply(endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str] | None) -> dict[str, Any]:
-    from tests.harness import terraform
+    from local import terraform
 
     state_dir = Path(tempfile.mkdtemp(prefix="tfstate-"))
     try:
@@ -201,13 +201,13 @@ class LocalStackTarget(Target):
 
 @dataclass
 class EmbeddedTarget(Target):
-    """The embedded emulator + local runner (tests/harness/stack.py), driven through the same APIs."""
+    """The embedded emulator + local runner (local/stack.py), driven through the same APIs."""
 
     name: str = "embedded"
     stack: Any = None
 
     def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
-        from tests.harness import stack
+        from local import stack
 
         started = time.monotonic()
         self.stack = stack.start(extra_vars=extra_vars)

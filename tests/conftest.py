@@ -85,8 +85,8 @@ TEST_VARS = {
 def deployment():
     """One deployment per session: the real root (standard sticky queues) and, beside it on the
     same emulator, the FIFO sticky variant; one runner serves both."""
+    from local import stack as harness
     from tests.harness import dead_letters
-    from tests.harness import stack as harness
 
     deployed = harness.start(extra_vars=TEST_VARS, fifo_variant=True)
     dead_letters.start(deployed)  # their visibility timeouts run out while the other tests run

@@ -8,6 +8,8 @@ import uuid
 
 import boto3
 
+from local.tables import scan  # noqa: F401 - the tests' scan is the platform's
+
 
 class Context:
     """A LambdaContext stand-in."""
@@ -46,25 +48,6 @@ def create_queue_with_dlq(name: str, max_receive_count: int = 2, visibility: int
 
 def queue_arn(url: str) -> str:
     return boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
-
-def scan(ddb, table: str, attribute: str | None = None, prefix: str = "") -> list[dict]:
-    """Every item of ``table`` (all pages), or those whose string ``attribute`` starts with ``prefix``.
-
-    The prefix is applied here, not as a FilterExpression: a filtered scan of the emulator
-    under-counted once on CI, and a plain scan reads the same pages anyway.
-    """
-    items: list[dict] = []
-    kwargs: dict = {"TableName": table}
-    while True:
-        page = ddb.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    if attribute is None:
-        return items
-    return [i for i in items if i.get(attribute, {}).get("S", "").startswith(prefix)]
 
 
 def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -> dict:

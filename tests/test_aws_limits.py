@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import aws_limits, terraform
-from tests.harness.emulator import Emulator
+from local import terraform
+from local.emulator import Emulator
+from tests.harness import aws_limits
 
 ENVIRONMENTS = ("local", "dev", "stg", "prod")
 

@@ -225,7 +225,7 @@ def test_invalid_connector_message_reaches_the_service_dlq(stack):
 
 @STANDARD
 def test_demo_summaries_of_patterns_2_to_4(stack):
-    from tests.harness import demo
+    from local import demo
 
     demo.fanout_send(stack, items=50)
     demo.relay_send(stack, objects=30)

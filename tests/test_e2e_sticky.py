@@ -153,7 +153,7 @@ def test_invalid_ingest_request_is_rejected_with_a_clear_error(stack):
 
 
 def test_demo_traffic_summary(stack):
-    from tests.harness.demo import USERS, sticky_queue_demo
+    from local.demo import USERS, sticky_queue_demo
 
     lines = "\n".join(sticky_queue_demo(stack))
     assert f"in send order: {USERS}/{USERS} users" in lines

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from local.runner import AWS_INITIAL_POLLERS, FunctionPool, FunctionSpec, LocalLambdaRunner, SqsMapping
 from tests.conftest import STANDARD
-from tests.harness.runner import AWS_INITIAL_POLLERS, FunctionPool, FunctionSpec, LocalLambdaRunner, SqsMapping
 from tests.helpers import wait_for
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.harness import local_env, progress, terraform
+from local import local_env, progress, terraform
 from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,7 +129,7 @@ def test_ctrl_c_during_apply_stops_quietly_and_leaves_no_state(tmp_path, signum)
     log = tmp_path / "apply.log"
     env = {**os.environ, "TERRAFORM": str(fake), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO), "APPLY_LOG": str(log)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.harness.local_env", "apply"],
+        [sys.executable, "-m", "local.local_env", "apply"],
         cwd=REPO,
         env=env,
         text=True,
@@ -159,8 +160,8 @@ def test_redeployed_code_runs_from_the_next_invocation(tmp_path):
     """UpdateFunctionCode on the emulator -> the runner's next invocation runs the new code."""
     import boto3
 
-    from tests.harness.emulator import Emulator
-    from tests.harness.runner import LocalLambdaRunner
+    from local.emulator import Emulator
+    from local.runner import LocalLambdaRunner
 
     def code(version: str) -> bytes:
         buf = io.BytesIO()
@@ -242,3 +243,16 @@ def test_redrive_takes_a_count_or_a_rate():
     assert "--max 5" in dry.stdout and "--rate" not in dry.stdout
     dry = make("-n", "redrive", "DLQ=http://x/q-dlq", "RATE=10")
     assert "--rate 10" in dry.stdout and "--max" not in dry.stdout
+
+
+def test_the_local_platform_is_not_a_test_helper_and_no_tool_is_zipped_into_a_function():
+    """The platform (local/), the bench and the operator tools never import the tests; shared/
+    (zipped into every function) holds no command-line tool; terraform/ holds no stand-in."""
+    repo = Path(__file__).resolve().parents[1]
+    for folder in ("local", "bench", "ops"):
+        for path in (repo / folder).rglob("*.py"):
+            assert not re.search(r"^\s*(from|import) tests\b", path.read_text(), re.M), path
+    for path in (repo / "shared").rglob("*.py"):
+        text = path.read_text()
+        assert "argparse" not in text and "__main__" not in text, f"{path}: a command-line tool in the Lambda package"
+    assert not (repo / "terraform" / "modules" / "lambda_standin").exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("standin_package", REPO / "terraform/modules/lambda_standin/package.py")
+_spec = importlib.util.spec_from_file_location("standin_package", REPO / "local/lambda_standin/package.py")
 assert _spec and _spec.loader
 package = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(package)
@@ -142,7 +142,7 @@ def test_every_handler_imports_on_the_python312_runtime_with_only_its_zip(tmp_pa
             {"path": str(REPO / "shared"), "prefix_in_zip": "shared", "patterns": package_patterns()},
         ]
         zip_path = BUILD / f"{name}.zip"
-        script = REPO / "terraform" / "modules" / "lambda_standin" / "package.py"
+        script = REPO / "local" / "lambda_standin" / "package.py"
         subprocess.run([python, str(script), "--output", str(zip_path), "--spec", json.dumps(spec)], check=True)
         task = tmp_path / name
         with zipfile.ZipFile(zip_path) as zf:

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from shared import redrive
+from ops import redrive
 from shared.clients import client
 from tests.helpers import create_queue_with_dlq
 

@@ -26,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from local.runner import InvocationResult, sqs_event_record, successful_receipts
 from shared import sqs as shared_sqs
 from shared import workflow
 from shared.messages import FanoutTick, RelayBaton, StickyMessage, UserDocument
 from tests.conftest import load_function
-from tests.harness.runner import InvocationResult, sqs_event_record, successful_receipts
 from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scan
 
 dispatcher = load_function("sticky_dispatcher")

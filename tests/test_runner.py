@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.runner import FunctionPool, FunctionSpec, InvocationResult, successful_receipts
+from local.runner import FunctionPool, FunctionSpec, InvocationResult, successful_receipts
 from tests.helpers import wait_for
 
 RECORDS = [{"messageId": m, "receiptHandle": f"rh-{m}"} for m in ("a", "b", "c")]
@@ -99,7 +99,7 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
 
 
 def test_rate_expressions_and_the_scheduled_event():
-    from tests.harness.runner import Schedule, rate_seconds, scheduled_event
+    from local.runner import Schedule, rate_seconds, scheduled_event
 
     assert rate_seconds("rate(1 minute)") == 60 and rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("rate(2 hours)") == 7200 and rate_seconds("cron(0 12 * * ? *)") is None
@@ -112,7 +112,7 @@ def test_rate_expressions_and_the_scheduled_event():
 
 
 def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_path):
-    from tests.harness.runner import LocalLambdaRunner, Schedule
+    from local.runner import LocalLambdaRunner, Schedule
 
     out = tmp_path / "events.jsonl"
     pool = make_function(
@@ -144,7 +144,7 @@ def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_p
 
 def test_pending_counts_the_asynchronous_invocations_not_yet_started(tmp_path):
     """What the fan-out poison ticker reads to skip a tick while earlier workers still wait."""
-    from tests.harness.runner import LocalLambdaRunner
+    from local.runner import LocalLambdaRunner
 
     pool = make_function(tmp_path, "import time\ndef handler(event, context):\n    time.sleep(1)\n", timeout=5)
     runner = LocalLambdaRunner(endpoint="http://127.0.0.1:1", region="us-east-1", code_fetcher=lambda n: b"")
@@ -186,7 +186,7 @@ def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
 
     import boto3
 
-    from tests.harness.calls import CallCounter
+    from local.calls import CallCounter
 
     counter = CallCounter().install()
     counter.only_thread = threading.get_ident()
@@ -211,8 +211,8 @@ def invoke_api(tmp_path):
     import boto3
     from botocore.config import Config
 
-    from tests.harness.emulator import Emulator
-    from tests.harness.runner import LocalLambdaRunner
+    from local.emulator import Emulator
+    from local.runner import LocalLambdaRunner
 
     pool = make_function(
         tmp_path,
@@ -269,7 +269,7 @@ def test_non_json_payload_is_refused_at_once_with_invalid_request_content(invoke
 def test_payloads_over_the_lambda_quotas_are_refused(invoke_api):
     from botocore.exceptions import ClientError
 
-    from tests.harness.runner import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+    from local.runner import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 
     lam, pool = invoke_api
     assert (SYNC_PAYLOAD_LIMIT, ASYNC_PAYLOAD_LIMIT) == (6 * 1024 * 1024, 1024 * 1024)  # AWS: 6 MB sync, 1 MB async
@@ -329,7 +329,7 @@ def test_unknown_function_and_invocation_type_are_api_errors(invoke_api):
 def emulator_sqs():
     import boto3
 
-    from tests.harness.emulator import Emulator
+    from local.emulator import Emulator
 
     emulator = Emulator().start()
     sqs = boto3.client(
@@ -400,7 +400,8 @@ def test_start_message_move_task_refuses_a_missing_queue_and_a_queue_that_is_no_
 def test_make_redrive_works_against_the_local_stack(emulator_sqs, monkeypatch):
     import uuid
 
-    from shared import clients, redrive
+    from ops import redrive
+    from shared import clients
 
     emulator, sqs = emulator_sqs
     for key, value in emulator.env().items():

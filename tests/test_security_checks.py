@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import terraform
-from tests.harness.emulator import ACCOUNT_ID, Emulator
+from local import terraform
+from local.emulator import ACCOUNT_ID, Emulator
 
 REPO = Path(__file__).resolve().parents[1]
 TF = REPO / "terraform"
@@ -38,7 +38,7 @@ def test_provider_is_bounded_and_terraform_has_s3_native_locking():
 
 
 def test_the_offline_copy_still_swaps_every_provider_constraint():
-    """tests/harness/terraform.py rewrites the constraint for the aws 5.100 mirror by regex."""
+    """local/terraform.py rewrites the constraint for the aws 5.100 mirror by regex."""
     root = terraform.generate()
     for path in root.rglob("versions.tf"):
         if ".terraform" not in path.parts:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import terraform
+from local import terraform
 
 REPO = Path(__file__).resolve().parents[1]
 TF = REPO / "terraform"
 REFERENCE = REPO / "tests" / "reference"  # facts about terraform-aws-modules/lambda 8.8.1, copied into the repo
-STANDIN = TF / "modules" / "lambda_standin"
+STANDIN = REPO / "local" / "lambda_standin"  # the offline stand-in: local platform, not a production module
 FUNCTION = TF / "modules" / "function" / "main.tf"
 
 
@@ -78,7 +78,7 @@ def test_every_argument_we_pass_is_a_variable_of_the_real_module():
 
 def test_stand_in_has_the_real_modules_variable_names_and_types():
     known = registry_variables()
-    text = (TF / "modules" / "lambda_standin" / "variables.tf").read_text()
+    text = (STANDIN / "variables.tf").read_text()
     for name, type_ in re.findall(r'variable\s+"([^"]+)"\s*\{[^}]*?type\s*=\s*([^\n]+)', text):
         assert name in known, f"stand-in variable {name} is not in the real module"
         assert type_.strip() == known[name], f"{name}: stand-in type {type_.strip()} != real {known[name]}"
@@ -96,7 +96,7 @@ def test_production_pins_the_registry_module_and_a_current_provider():
 
 
 def test_every_variable_has_a_description_and_a_type():
-    for path in TF.rglob("variables.tf"):
+    for path in [*TF.rglob("variables.tf"), STANDIN / "variables.tf"]:
         text = path.read_text()
         for m in re.finditer(r'variable\s+"([^"]+)"\s*\{', text):
             body = block_body(text, m.group(0))
@@ -122,6 +122,11 @@ def test_offline_copy_changes_only_the_module_source_and_provider_constraint():
     offline = (root / "modules" / "function" / "main.tf").read_text()
     assert "terraform-aws-modules/lambda/aws" in original and "terraform-aws-modules/lambda/aws" not in offline
     assert 'source = "../lambda_standin"' in offline
+    # the stand-in lives with the local platform and enters only the copy
+    assert not (TF / "modules" / "lambda_standin").exists()
+    for src in STANDIN.glob("*.*"):  # as terraform/'s own files: only the aws constraint differs
+        copied = (root / "modules" / "lambda_standin" / src.name).read_text()
+        assert copied == terraform.PROVIDER_CONSTRAINT.sub(r'\1">= 5.100"', src.read_text())
     assert top_level_arguments(block_body(original, 'module "lambda"')) - {"version"} == top_level_arguments(
         block_body(offline, 'module "lambda"')
     )

@@ -3,8 +3,8 @@
 ``terraform/`` is never modified. The copy lives in ``.build/offline/terraform`` next to
 symlinks to ``functions/`` and ``shared/`` so relative paths resolve as in the original.
 Only two things differ in the copy: the lambda module's source (the project stand-in, same
-interface) and the provider constraint (the offline mirror has aws 5.100), plus a local
-backend instead of S3.
+interface, kept in ``local/lambda_standin`` and copied in as ``modules/lambda_standin``) and
+the provider constraint (the offline mirror has aws 5.100), plus a local backend instead of S3.
 
 ``TF_REAL_MODULE=1`` (where the Terraform registry is reachable: a laptop, GitHub Actions)
 keeps the registry module and the provider constraint as written and lets ``init`` download
@@ -21,10 +21,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TERRAFORM_DIR = REPO / "terraform"
 OFFLINE_ROOT = REPO / ".build" / "offline"
 REGISTRY_SOURCE = re.compile(r'source\s*=\s*"terraform-aws-modules/lambda/aws"\s*\n\s*version\s*=\s*"[^"]*"')
+STANDIN_DIR = REPO / "local" / "lambda_standin"  # not among terraform/'s modules: never deployed
+STANDIN_IN_COPY = Path("modules") / "lambda_standin"
 STANDIN_SOURCE = 'source = "../lambda_standin"'
 PROVIDER_CONSTRAINT = re.compile(r'(source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*)"[^"]*"')
 BACKEND_OVERRIDE = 'terraform {\n  backend "local" {}\n}\n'
@@ -88,6 +90,14 @@ def generate() -> Path:
             for src in TERRAFORM_DIR.rglob("*")
             if src.is_file() and not _kept(src.relative_to(TERRAFORM_DIR))
         }
+        if not real_module():
+            wanted.update(
+                {
+                    STANDIN_IN_COPY / src.relative_to(STANDIN_DIR): _generated(src)
+                    for src in STANDIN_DIR.rglob("*")
+                    if src.is_file() and "__pycache__" not in src.parts
+                }
+            )
         wanted[Path("backend_override.tf")] = BACKEND_OVERRIDE.encode()
         for rel, data in wanted.items():
             dst = target / rel

@@ -1,10 +1,10 @@
 """The local stack as a tool (ENV=local): the embedded emulator as an environment.
 
-python -m tests.harness.local_env plan              # what terraform would create (fresh emulator)
-python -m tests.harness.local_env apply [--port N]  # apply with progress, serve (and redeploy changes) until Ctrl-C
-python -m tests.harness.local_env invoke FN EVENT   # invoke a function of the running stack
-python -m tests.harness.local_env logs FN           # follow a function's log
-python -m tests.harness.local_env deploy FN         # rebuild FN's zip and update the running stack
+python -m local.local_env plan              # what terraform would create (fresh emulator)
+python -m local.local_env apply [--port N]  # apply with progress, serve (and redeploy changes) until Ctrl-C
+python -m local.local_env invoke FN EVENT   # invoke a function of the running stack
+python -m local.local_env logs FN           # follow a function's log
+python -m local.local_env deploy FN         # rebuild FN's zip and update the running stack
 
 FN is a function folder (``sticky_ingester``) or a deployed name (``qp-local-sticky-ingester``).
 ``apply`` writes .build/local-stack.json (endpoint, region, outputs) for the other commands
@@ -27,12 +27,12 @@ from typing import Any
 
 import boto3
 
-from tests.harness import terraform
+from local import terraform
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".build" / "local-stack.json"
 APPLY_LOG = Path(os.environ.get("APPLY_LOG") or REPO / ".build" / "apply.log")
-PACKAGE = REPO / "terraform" / "modules" / "lambda_standin" / "package.py"
+PACKAGE = REPO / "local" / "lambda_standin" / "package.py"
 
 
 class Problem(Exception):
@@ -40,7 +40,7 @@ class Problem(Exception):
 
 
 def plan() -> int:
-    from tests.harness.emulator import Emulator
+    from local.emulator import Emulator
 
     emulator = Emulator().start()
     try:
@@ -81,8 +81,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def apply(port: int | None) -> int:
-    from tests.harness import progress
-    from tests.harness import stack as harness
+    from local import progress
+    from local import stack as harness
 
     # Ctrl-C even when started in the background of a script (SIGINT inherited as ignored), and
     # `kill` (SIGTERM) stop the stack the same quiet way.

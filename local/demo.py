@@ -8,8 +8,8 @@ import threading
 import time
 from collections import Counter
 
-from tests.harness import stack as harness
-from tests.helpers import scan
+from local import stack as harness
+from local.tables import scan
 
 USERS, PER_USER, THREADS = 12, 20, 6
 FANOUT_ITEMS, RELAY_OBJECTS, WORKFLOW_REQUESTS = 300, 120, 5
@@ -189,7 +189,7 @@ def workflow_demo(stack: harness.Stack, requests: int = WORKFLOW_REQUESTS) -> li
 
 
 def main() -> int:
-    from tests.harness import progress
+    from local import progress
 
     print("Starting the embedded AWS emulator and applying terraform/ (environment: local)...", flush=True)
     try:

@@ -15,12 +15,12 @@ from typing import Any
 
 import boto3
 
-from tests.harness import progress as progress_apply
-from tests.harness import terraform, variant
-from tests.harness.emulator import Emulator
-from tests.harness.runner import LocalLambdaRunner
+from local import progress as progress_apply
+from local import terraform, variant
+from local.emulator import Emulator
+from local.runner import LocalLambdaRunner
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass

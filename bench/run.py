@@ -1,13 +1,13 @@
 """`make bench`: AWS requests and cost per message for each pattern, ours vs the seeds, on the embedded stack.
 
 Not a test: it measures. Five runs of every workload on one stack; writes the median and the
-spread (min-max) with the commit measured to tests/bench/results.json, results.md and
+spread (min-max) with the commit measured to bench/results.json, results.md and
 requests_per_message.svg (embedded in the README), then zip sizes and handler import times
-under Python 3.12 (tests/bench/packages.py). Run it under ``flock /tmp/heavy.lock``.
+under Python 3.12 (bench/packages.py). Run it under ``flock /tmp/heavy.lock``.
 
 * Ours: the deployed functions run by the local runner; each invocation reports the AWS
-  calls its own botocore made (tests/harness/calls.py via the worker bootstrap).
-* Seeds: tests/bench/seeds.py, run in this process on the same emulator and workload,
+  calls its own botocore made (local/calls.py via the worker bootstrap).
+* Seeds: bench/seeds.py, run in this process on the same emulator and workload,
   counted the same way. Polling done on a function's behalf (event source mappings) is not
   counted for either.
 """
@@ -28,11 +28,11 @@ from typing import Any
 
 import boto3
 
-from tests.bench import packages, seeds
-from tests.harness import stack as harness
-from tests.harness.calls import CallCounter
-from tests.harness.runner import sqs_event_record
-from tests.helpers import scan
+from bench import packages, seeds
+from local import stack as harness
+from local.calls import CallCounter
+from local.runner import sqs_event_record
+from local.tables import scan
 
 OUT = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))  # 5 for the committed results
@@ -505,14 +505,14 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += [
         "",
-        f"Prices: {PRICES['region']}, list prices as of {PRICES['as_of']} (tests/bench/prices.json; "
+        f"Prices: {PRICES['region']}, list prices as of {PRICES['as_of']} (bench/prices.json; "
         + ", ".join(PRICES["sources"])
         + "). Lambda GB-seconds are the runner's measured durations (a loaded 2-core machine: an upper bound).",
         "",
         "Seed port deviations:",
         *(f"- {d}" for d in DEVIATIONS),
         "",
-        "Zips and imports: Python 3.12 as the Lambda runtime runs it (tests/bench/packages.py): the zip without the"
+        "Zips and imports: Python 3.12 as the Lambda runtime runs it (bench/packages.py): the zip without the"
         " runtime's packages (" + ", ".join(packages.RUNTIME_PROVIDED) + "), fresh extract, no .pyc,"
         " Tracer enabled, a fresh process per import, median of 5; CPU time beside wall time (the machine is shared).",
         "",

@@ -24,7 +24,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".build" / "bench-py312"
 PYTHON312 = os.environ.get("BENCH_PYTHON312", str(Path.home() / ".pyenv/versions/3.12.1/bin/python"))
 # What the python3.12 runtime provides (and the zips leave out): boto3 and its dependencies.
@@ -182,6 +182,6 @@ def floor(function: str = "sticky_ingester") -> list[dict]:
     return rows
 
 
-if __name__ == "__main__":  # python -m tests.bench.packages relay_consumer ...
+if __name__ == "__main__":  # python -m bench.packages relay_consumer ...
     for name in sys.argv[1:]:
         print(measure(name, {"POWERTOOLS_SERVICE_NAME": name}))

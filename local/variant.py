@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from tests.harness import terraform
+from local import terraform
 
 VARIANT_DIR = terraform.OFFLINE_ROOT / "sticky_fifo"
 MAIN_TF = """\

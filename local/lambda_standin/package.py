@@ -69,15 +69,38 @@ def install_requirements(requirements: Path, cache_root: Path, docker_image: str
                     sys.exit("build_in_docker is set but no docker CLI is on PATH")
                 shutil.copy2(requirements, cache_root / f"{digest}.requirements.txt")
                 subprocess.run(
-                    ["docker", "run", "--rm", "-v", f"{cache_root.resolve()}:/build", docker_image,
-                     "pip", "install", "--quiet", "-r", f"/build/{digest}.requirements.txt",
-                     "--target", f"/build/{digest}"],
+                    [
+                        "docker",
+                        "run",
+                        "--rm",
+                        "-v",
+                        f"{cache_root.resolve()}:/build",
+                        docker_image,
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "-r",
+                        f"/build/{digest}.requirements.txt",
+                        "--target",
+                        f"/build/{digest}",
+                    ],
                     check=True,
                 )
             else:
                 subprocess.run(
-                    [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                     "-r", str(requirements), "--target", str(target), "--upgrade"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                        "-r",
+                        str(requirements),
+                        "--target",
+                        str(target),
+                        "--upgrade",
+                    ],
                     check=True,
                 )
             (target / ".complete").touch()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from tests.harness import terraform
+from local import terraform
 
 Progress = Callable[[int, int, str], None]  # (applied, total, resource address)
 

@@ -51,7 +51,7 @@ def main() -> None:
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
     module_name, func_name = handler_spec.rsplit(".", 1)
-    from calls import CallCounter  # tests/harness/calls.py, next to this script
+    from calls import CallCounter  # local/calls.py, next to this script
 
     counter = CallCounter().install()  # the function's own botocore (from its zip)
     try:

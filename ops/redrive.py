@@ -1,6 +1,6 @@
 """Move messages from a dead-letter queue back to its source queue, once the cause is fixed.
 
-    python -m shared.redrive <dlq-url> [--max N | --rate R]   (make redrive DLQ=<dlq-url> ...)
+    python -m ops.redrive <dlq-url> [--max N | --rate R]   (make redrive DLQ=<dlq-url> ...)
 
 Without --max: SQS's own DLQ redrive (StartMessageMoveTask) moves every message, at most
 --rate messages per second if given (1-500, SQS's limit). StartMessageMoveTask cannot stop

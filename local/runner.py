@@ -51,7 +51,7 @@ AWS_INITIAL_POLLERS = 5  # an SQS mapping starts with five concurrent batches (L
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Operator tools run from a workstation against a deployed stack (not part of any Lambda package)."""
