@@ -27,7 +27,7 @@ LOCAL          := $(PY) -m local.local_env
 UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
-.PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host \
+.PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host check-aws-target outputs \
         redrive bench invoke logs deploy  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
@@ -49,14 +49,20 @@ demo: $(VENV)/.installed ## emulator + terraform apply + sample traffic + summar
 # prints its 15 slowest tests (pyproject.toml).
 # TARGET=localstack runs the scenarios against LocalStack instead (local/localstack/localstack.mk).
 ifeq ($(TARGET),embedded)
-test: $(VENV)/.installed ## every test: lint, security scan, terraform checks, unit, end-to-end [TARGET=embedded|localstack]
+test: $(VENV)/.installed ## every test: lint, security scan, terraform checks, unit, end-to-end [TARGET=embedded|localstack|aws]
 	@$(MAKE) --no-print-directory -j2 --output-sync=target e2e static-unit-plans
 else ifeq ($(TARGET),localstack)
 test: localstack-test
+else ifeq ($(TARGET),aws)
+test: check-aws-target check-credentials
+	TARGET=aws ENV=$(ENV) $(PY) -m pytest -q tests/test_localstack.py
 else
 test:
-	@echo "TARGET must be embedded or localstack (TARGET=aws is not built yet: docs/localstack.md)" >&2; exit 2
+	@echo "TARGET must be embedded, localstack or aws" >&2; exit 2
 endif
+
+check-aws-target:
+	@[[ " dev stg " == *" $(ENV) "* ]] || { echo "TARGET=aws runs the scenarios against a deployed environment: set ENV=dev or ENV=stg (never prod)" >&2; exit 2; }
 
 unit: $(VENV)/.installed ## unit tests only (no stack), in parallel processes
 	@$(MAKE) --no-print-directory -j$(UNIT_SHARDS) --output-sync=target $(addprefix unit-shard-,$(shell seq 0 $$(($(UNIT_SHARDS) - 1))))
@@ -117,6 +123,11 @@ else
 	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend -backend-config=bucket=$(STATE_BUCKET)
 	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -var=build_in_docker=$(if $(filter 1,$(BUILD_IN_DOCKER)),true,false) -out=$(ENV).tfplan
 endif
+
+outputs: check-env check-credentials ## ENV=dev|stg|prod: the deployed root's outputs -> .build/outputs-<env>.json (read by TARGET=aws)
+	@test "$(ENV)" != local || { echo "outputs reads a deployed AWS environment: set ENV=dev, stg or prod" >&2; exit 2; }
+	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend -backend-config=bucket=$(STATE_BUCKET)
+	@mkdir -p .build && $(TF) output -json > .build/outputs-$(ENV).json && echo "wrote .build/outputs-$(ENV).json"
 
 apply: check-env $(LOCAL_DEPS) ## ENV=local: apply to the emulator and serve it [PORT=4566]; else apply ENV's saved plan
 ifeq ($(ENV),local)

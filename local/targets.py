@@ -3,7 +3,8 @@
 A scenario gets a deployed ``Target`` and uses only this interface plus the AWS APIs
 (``target.client(service)``): it never imports the runner, so the same scenario proves the
 system on the embedded emulator + local runner, on LocalStack (its own event source mapping
-pollers, redrive, SNS delivery, S3 notifications and schedules) and, later, on AWS.
+pollers, redrive, SNS delivery, S3 notifications and schedules) and on a deployed AWS
+environment (``TARGET=aws``: never applied, reset or run against prod from here).
 
 * ``deploy()``: apply the project's Terraform root; returns its outputs.
 * ``invoke(function, payload, sync=True)``: the Lambda Invoke API (RequestResponse / Event).
@@ -31,7 +32,8 @@ import boto3
 from local.runner import Schedule, scheduled_event
 
 REPO = Path(__file__).resolve().parents[1]
-TARGETS = ("embedded", "localstack")
+TARGETS = ("embedded", "localstack", "aws")
+AWS_ENVIRONMENTS = ("dev", "stg")  # the aws target never runs against prod (nor local)
 
 
 @dataclass
@@ -235,9 +237,80 @@ class EmbeddedTarget(Target):
             self.stack = None
 
 
+def terraform_outputs(environment: str) -> dict[str, Any]:
+    """The deployed root's outputs: ``TARGET_OUTPUTS`` (a ``terraform output -json`` file), else
+    ``.build/outputs-<env>.json`` (``make outputs ENV=<env>``), else ``terraform output -json`` in
+    ``terraform/`` (initialised for ``environment``'s backend, as ``make plan ENV=<env>`` leaves it)."""
+    import subprocess
+
+    how = (
+        f"run `make outputs ENV={environment}` first (it reads them from the {environment} state) "
+        "or set TARGET_OUTPUTS=<a terraform output -json file>"
+    )
+    saved = REPO / ".build" / f"outputs-{environment}.json"
+    path = os.environ.get("TARGET_OUTPUTS") or (str(saved) if saved.exists() else None)
+    if path:
+        raw = json.loads(Path(path).read_text())
+    else:
+        proc = subprocess.run(
+            ["terraform", "output", "-json"], cwd=REPO / "terraform", capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"cannot read the {environment} outputs: {how}\n{proc.stderr}")
+        raw = json.loads(proc.stdout or "{}")
+    outputs = {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in raw.items()}
+    if not outputs:
+        raise RuntimeError(f"no outputs for {environment} (is it deployed?): {how}")
+    return outputs
+
+
+def environment_region(environment: str) -> str:
+    """``region`` of ``terraform/environments/<env>.tfvars``."""
+    import re
+
+    text = (REPO / "terraform" / "environments" / f"{environment}.tfvars").read_text()
+    found = re.search(r'^\s*region\s*=\s*"([^"]+)"', text, re.M)
+    return found.group(1) if found else "us-east-1"
+
+
+@dataclass
+class AwsTarget(Target):
+    """A deployed AWS environment (``ENV=dev|stg``), with the caller's credentials.
+
+    Deployed by ``make plan``/``make apply`` (or the deploy workflow), never from here: the
+    scenarios read its outputs, send their own uniquely named messages and objects, and leave
+    everything else alone -- no apply, no reset, never prod.
+    """
+
+    name: str = "aws"
+    environment: str = "dev"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)  # the default credential chain
+
+    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+        if extra_vars:
+            raise ValueError("the aws target does not apply: deploy with make plan/apply ENV=<env>")
+        if self.environment not in AWS_ENVIRONMENTS:
+            raise ValueError(f"TARGET=aws runs against {' or '.join(AWS_ENVIRONMENTS)}, not {self.environment!r}")
+        self.region = os.environ.get("AWS_REGION") or environment_region(self.environment)
+        started = time.monotonic()
+        self.outputs = terraform_outputs(self.environment)
+        self.timings["outputs"] = time.monotonic() - started
+        return self.outputs
+
+    def reset(self) -> None:
+        raise RuntimeError("a deployed environment is never reset by the scenarios")
+
+    def stop(self) -> None:
+        pass  # nothing was started
+
+
 def create(name: str) -> Target:
     if name == "localstack":
         return LocalStackTarget()
     if name == "embedded":
         return EmbeddedTarget()
-    raise ValueError(f"unknown target {name!r}: one of {', '.join(TARGETS)} (aws is not built yet)")
+    if name == "aws":
+        return AwsTarget(environment=os.environ.get("ENV", "dev"))
+    raise ValueError(f"unknown target {name!r}: one of {', '.join(TARGETS)}")

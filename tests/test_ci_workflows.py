@@ -139,3 +139,14 @@ def test_no_lock_file_is_committed_with_made_up_hashes():
 def test_plans_name_the_account_specific_state_bucket(workflow, job):
     text = runs(load(workflow)["jobs"][job])
     assert 'STATE_BUCKET="qp-terraform-state-' in text and "aws sts get-caller-identity --query Account" in text
+
+
+def test_the_aws_scenarios_run_by_hand_only_and_never_on_prod():
+    workflow = load("scenarios-aws.yml")
+    on = workflow.get("on") or workflow.get(True)  # YAML 1.1 reads the key `on` as True
+    assert list(on) == ["workflow_dispatch"]
+    assert on["workflow_dispatch"]["inputs"]["environment"]["options"] == ["dev", "stg"]
+    job = workflow["jobs"]["scenarios"]
+    assert job["environment"] == "${{ inputs.environment }}-scenarios"  # the only subject its role trusts
+    assert "make outputs ENV=${{ inputs.environment }}" in runs(job)
+    assert "make test TARGET=aws ENV=${{ inputs.environment }}" in runs(job)

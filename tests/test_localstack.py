@@ -1,10 +1,12 @@
 """The end-to-end scenarios of each pattern, through the target interface (local/targets.py).
 
-Run with ``TARGET=localstack`` (``make localstack-test``): LocalStack's own event source
+Run with ``TARGET=localstack`` (``make test TARGET=localstack``): LocalStack's own event source
 mapping pollers, redrive, SNS delivery, S3 notifications and schedules run the system; the
 functions run through our host-process executor. ``SCENARIO_TARGET=embedded`` runs the same
 scenarios on the embedded emulator + local runner (the other column of docs/localstack.md's
-pass table). No scenario imports the runner: schedules are fired through the Lambda API.
+pass table). ``make test TARGET=aws ENV=dev`` runs them against a deployed dev (or stg)
+environment with the caller's credentials (never prod; not verified offline: docs/localstack.md).
+No scenario imports the runner: schedules are fired through the Lambda API.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from shared.messages import ServiceResult
 from tests.helpers import scan, wait_for
 
 TARGET = os.environ.get("SCENARIO_TARGET") or (
-    os.environ.get("TARGET") if os.environ.get("TARGET") == "localstack" else None
+    os.environ.get("TARGET") if os.environ.get("TARGET") in ("localstack", "aws") else None
 )
 pytestmark = [pytest.mark.localstack]
 
@@ -37,7 +39,7 @@ USERS, PER_USER, THREADS = 20, 10, 4
 @pytest.fixture(scope="module")
 def target() -> Iterator[targets.Target]:
     if TARGET is None:
-        pytest.skip("target scenarios run with TARGET=localstack (or SCENARIO_TARGET=embedded|localstack)")
+        pytest.skip("target scenarios run with TARGET=localstack|aws (or SCENARIO_TARGET=embedded|localstack|aws)")
     deployed = targets.create(TARGET)
     deployed.deploy()
     print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))

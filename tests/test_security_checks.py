@@ -132,6 +132,7 @@ def trusted_subjects(role: dict) -> list[str]:
 ROLE_POLICIES = {  # role -> its inline policies (role ids are unknown until apply: by address)
     "plan": ['aws_iam_role_policy.state["plan"]', "aws_iam_role_policy.plan_read"],
     "apply": ['aws_iam_role_policy.state["apply"]'],
+    "scenarios": ["aws_iam_role_policy.scenarios[0]"],
 }
 
 
@@ -164,6 +165,7 @@ def test_plan_role_writes_only_the_lock_object_and_reads_no_data(bootstrap, name
     assert {a for a in plan if a.startswith("aws_iam_role_policy.")} == {
         *ROLE_POLICIES["plan"],
         *ROLE_POLICIES["apply"],
+        *(ROLE_POLICIES["scenarios"] if name != "prod" else []),
     }
     granted = policies_of(plan, "plan")
     writes = {"s3:PutObject", "s3:DeleteObject"}
@@ -280,3 +282,29 @@ def test_the_client_read_results_queue_has_no_age_alarm_but_keeps_its_dlq_alarm(
     assert "qp-prod-workflow-enrich-oldest-message-age" in names  # our own consumers keep theirs
     assert all(not n.startswith("qp-prod-qp-prod-") for n in names), sorted(names)  # one prefix, not two
     assert any(n.startswith("qp-prod-") and n.endswith("-errors") for n in names)
+
+
+@pytest.mark.plans
+def test_the_scenarios_role_exists_below_prod_only_and_touches_only_its_environment(bootstrap):
+    assert 'aws_iam_role.ci["scenarios"]' not in bootstrap["prod"]  # the scenarios never run on prod
+    dev = bootstrap["dev"]
+    assert trusted_subjects(dev['aws_iam_role.ci["scenarios"]']) == [f"repo:{REPOSITORY}:environment:dev-scenarios"]
+    state = f"arn:aws:s3:::qp-terraform-state-dev-{ACCOUNT_ID}"
+    granted = policies_of(dev, "scenarios")
+    for st in granted:
+        assert st["Effect"] == "Allow" and "Condition" not in st
+        assert not any("*" in a for a in as_list(st["Action"])), st
+        for target in as_list(st["Resource"]):
+            assert (
+                ":qp-dev-" in target
+                or "/qp-dev-" in target
+                or ":::qp-dev-" in target
+                or target
+                in (
+                    state,
+                    f"{state}/queue-patterns/dev.tfstate",
+                )
+            ), st
+        assert not set(as_list(st["Action"])) & {"s3:DeleteObject", "sqs:PurgeQueue", "dynamodb:DeleteItem"}, st
+    actions = {a for st in granted for a in as_list(st["Action"])}
+    assert {"lambda:InvokeFunction", "sqs:SendMessage", "dynamodb:Scan", "logs:FilterLogEvents"} <= actions

@@ -6,6 +6,10 @@
 #           <env>-plan (pull-request plans) and from main; prod's only from main.
 #   apply - reads and writes the state; trusted only from the GitHub environment <env>,
 #           whose deployment branch policy (main) and reviewers gate it.
+#   scenarios (dev and stg only, never prod) - runs the end-to-end scenarios against the
+#           deployed environment (make test TARGET=aws): reads the state's outputs, invokes
+#           the functions and moves test data through this environment's queues, topics,
+#           buckets and tables. Trusted only from the GitHub environment <env>-scenarios.
 provider "aws" {
   region = var.region
 }
@@ -26,10 +30,13 @@ locals {
   # environment gets sub = repo:<repo>:environment:<name>; one that names none gets
   # sub = repo:<repo>:ref:<ref>. Deploy plans run on main without an environment.
   main_ref = "repo:${var.github_repository}:ref:refs/heads/main"
-  subjects = {
-    plan  = var.environment == "prod" ? [local.main_ref] : ["repo:${var.github_repository}:environment:${var.environment}-plan", local.main_ref]
-    apply = ["repo:${var.github_repository}:environment:${var.environment}"]
-  }
+  subjects = merge(
+    {
+      plan  = var.environment == "prod" ? [local.main_ref] : ["repo:${var.github_repository}:environment:${var.environment}-plan", local.main_ref]
+      apply = ["repo:${var.github_repository}:environment:${var.environment}"]
+    },
+    var.environment == "prod" ? {} : { scenarios = ["repo:${var.github_repository}:environment:${var.environment}-scenarios"] },
+  )
 
   # What `terraform plan` refreshes: the root's resources, all named <project>-<env>-*.
   prefix = "${var.project}-${var.environment}-"
@@ -237,4 +244,63 @@ resource "aws_iam_role_policy_attachment" "apply" {
 
   role       = aws_iam_role.ci["apply"].name
   policy_arn = each.value
+}
+
+# scenarios: the data-plane calls of tests/test_localstack.py, on this environment's
+# <project>-<env>-* resources only (queues, topics, buckets and tables use AWS-managed keys,
+# whose key policies let the account's principals use them through those services).
+data "aws_iam_policy_document" "scenarios" {
+  statement {
+    sid       = "FindTheState" # terraform init of the S3 backend lists the bucket
+    actions   = ["s3:ListBucket"]
+    resources = [local.state_arn]
+  }
+  statement {
+    sid       = "ReadTheState" # the root's outputs: names and URLs of what the scenarios use
+    actions   = ["s3:GetObject"]
+    resources = ["${local.state_arn}/${local.state_key}"]
+  }
+  statement {
+    sid       = "Functions"
+    actions   = ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"]
+    resources = ["arn:${format(local.arn, "lambda")}:function:${local.prefix}*"]
+  }
+  statement {
+    sid       = "Queues"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = ["arn:${format(local.arn, "sqs")}:${local.prefix}*"]
+  }
+  statement {
+    sid       = "Topics"
+    actions   = ["sns:Publish"]
+    resources = ["arn:${format(local.arn, "sns")}:${local.prefix}*"]
+  }
+  statement {
+    sid       = "Objects"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["arn:${local.partition}:s3:::${local.prefix}*/*"]
+  }
+  statement {
+    sid       = "Tables"
+    actions   = ["dynamodb:Scan"]
+    resources = ["arn:${format(local.arn, "dynamodb")}:table/${local.prefix}*"]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:FilterLogEvents"]
+    resources = ["arn:${format(local.arn, "logs")}:log-group:/aws/lambda/${local.prefix}*"]
+  }
+  statement {
+    sid       = "Schedules"
+    actions   = ["events:DescribeRule", "events:ListTargetsByRule"]
+    resources = ["arn:${format(local.arn, "events")}:rule/${local.prefix}*"]
+  }
+}
+
+resource "aws_iam_role_policy" "scenarios" {
+  count = var.environment == "prod" ? 0 : 1
+
+  name   = "scenarios-${var.environment}"
+  role   = aws_iam_role.ci["scenarios"].id
+  policy = data.aws_iam_policy_document.scenarios.json
 }

@@ -12,3 +12,8 @@ output "apply_role_arn" {
   description = "Role the environment's apply job assumes (environment secret AWS_APPLY_ROLE_ARN)."
   value       = aws_iam_role.ci["apply"].arn
 }
+
+output "scenarios_role_arn" {
+  description = "Role the manual scenarios workflow assumes (secret AWS_SCENARIOS_ROLE_ARN of GitHub environment <env>-scenarios); null for prod, which has none."
+  value       = try(aws_iam_role.ci["scenarios"].arn, null)
+}

@@ -1,0 +1,64 @@
+"""The scenario targets' own rules (local/targets.py), offline: above all, TARGET=aws never
+applies, resets or touches prod, and uses the caller's credentials."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from local import targets
+
+
+def test_the_aws_target_reads_a_deployed_environment_and_never_changes_it(tmp_path, monkeypatch):
+    outputs = {"document_bucket": {"value": "qp-dev-documents", "type": "string", "sensitive": False}}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    monkeypatch.setenv("TARGET_OUTPUTS", str(tmp_path / "outputs.json"))
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("ENV", "dev")
+    target = targets.create("aws")
+    assert target.deploy() == {"document_bucket": "qp-dev-documents"}  # terraform output -json, values only
+    assert target.region == "ap-northeast-1"  # environments/dev.tfvars
+    with pytest.raises(RuntimeError, match="never reset"):
+        target.reset()
+    with pytest.raises(ValueError, match="does not apply"):
+        target.deploy(extra_vars={"x": "1"})
+    target.stop()  # nothing was started: nothing to stop
+
+
+@pytest.mark.parametrize("environment", ["prod", "local"])
+def test_the_aws_target_refuses_prod_and_local(environment, monkeypatch):
+    monkeypatch.setenv("ENV", environment)
+    with pytest.raises(ValueError, match="dev or stg"):
+        targets.create("aws").deploy()
+
+
+def test_the_aws_target_signs_with_the_callers_credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCALLER")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    aws = targets.AwsTarget(region="eu-west-1")
+    assert aws.client("sqs")._request_signer._credentials.access_key == "AKIDCALLER"
+    assert aws.client("sqs").meta.endpoint_url.startswith("https://sqs.eu-west-1.")
+    local = targets.LocalStackTarget(endpoint="http://127.0.0.1:4566")
+    assert local.client("sqs")._request_signer._credentials.access_key == "test"
+
+
+def test_the_aws_target_says_how_to_get_the_outputs_when_terraform_has_none(monkeypatch, tmp_path):
+    monkeypatch.delenv("TARGET_OUTPUTS", raising=False)
+    monkeypatch.setattr(targets, "REPO", tmp_path)  # a terraform/ that was never initialised
+    (tmp_path / "terraform").mkdir()
+    with pytest.raises(RuntimeError, match=r"make outputs ENV=dev"):
+        targets.terraform_outputs("dev")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ENV=prod"], "set ENV=dev or ENV=stg (never prod)"),
+        (["ENV=local"], "set ENV=dev or ENV=stg (never prod)"),
+    ],
+)
+def test_make_test_target_aws_needs_a_deployed_non_prod_environment(args, message):
+    proc = subprocess.run(["make", "--no-print-directory", "test", "TARGET=aws", *args], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr
