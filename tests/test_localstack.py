@@ -182,6 +182,24 @@ def test_configuration_and_logs_of_a_deployed_function(target):
     assert logged, "the rejected request is not in the function's logs"
 
 
+def root_prefix(target: targets.Target) -> str:
+    """The name prefix of the root's resources (``qp-<env>-``), from a name it output."""
+    return target.outputs["sticky_queue"]["ingester_function_name"].split("sticky")[0]
+
+
+def test_every_deployed_queue_follows_the_rules(target):
+    """DLQs, encryption at rest, TLS-only policies, visibility >= 6x every consumer's timeout,
+    partial batch responses and alarms that can notify, read back from the target's APIs."""
+    from tests.harness.invariants import read_inventory, violations
+
+    prefix = root_prefix(target)
+    inv = read_inventory(target.client, prefix)
+    consumed = {arn for arn, functions in inv.consumers.items() if functions}
+    assert len(inv.queues) >= 10 and len(consumed) >= 5, inv  # the inventory really saw the stack
+    assert [arn.rsplit(":", 1)[1] for arn in inv.alarm_topics] == [f"{prefix}alarms"]
+    assert violations(inv) == []
+
+
 # --- pattern 1: sticky queues --------------------------------------------------------------
 
 
@@ -231,6 +249,21 @@ def test_sticky_users_each_get_all_their_messages_in_order(target):
         assert [e["seq"] for e in entries] == list(range(1, PER_USER + 1))
         assert len(queues_seen[user]) == 1, f"{user} was routed to {queues_seen[user]}"
     assert len(set().union(*queues_seen.values())) > 1  # load is spread over the pool
+
+
+def test_sticky_an_oversized_body_rejects_the_request_naming_the_field_and_nothing_is_sent(target):
+    out = target.outputs["sticky_queue"]
+    user = f"big-{uuid.uuid4().hex[:6]}"
+    messages = [{"user_id": user, "body": 1, "message_id": "ok"}, {"user_id": user, "body": "x" * 300_000}]
+    rejected = target.invoke(out["ingester_function_name"], {"messages": messages})
+    assert not rejected.ok and rejected.error["errorType"] == "InvalidIngestRequest"
+    assert "messages.1.body" in rejected.error["errorMessage"] and "262144" in rejected.error["errorMessage"]
+    item = target.client("dynamodb").get_item(
+        TableName=out["assignment_table_name"], Key={"user_id": {"S": user}}, ConsistentRead=True
+    )
+    assert "Item" not in item  # nothing reserved: the ingester reserves a queue before it sends
+    # and the valid first message never reaches a document (a send would, within seconds)
+    assert wait_for(lambda: read_document(target, user), timeout=10) is None
 
 
 def test_sticky_invalid_message_is_dead_lettered_while_its_batch_succeeds(target):

@@ -92,11 +92,13 @@ def _alarm_topic(client, arn: str) -> AlarmTopic:
     return AlarmTopic(key, key_policy, rotation, attributes.get("Policy"))
 
 
-def read_inventory(client) -> Inventory:
-    """``client(service)`` returns a boto3 client for the deployed environment."""
+def read_inventory(client, prefix: str = "") -> Inventory:
+    """``client(service)`` returns a boto3 client for the deployed environment; ``prefix``
+    (e.g. ``qp-dev-``) limits the inventory to one root's queues, functions and alarms (an AWS
+    account holds other things)."""
     sqs, lam, iam = client("sqs"), client("lambda"), client("iam")
     inv = Inventory()
-    for page in sqs.get_paginator("list_queues").paginate():
+    for page in sqs.get_paginator("list_queues").paginate(**({"QueueNamePrefix": prefix} if prefix else {})):
         for url in page.get("QueueUrls", []):
             a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             inv.queues[a["QueueArn"]] = QueueInfo(
@@ -109,6 +111,8 @@ def read_inventory(client) -> Inventory:
     for page in lam.get_paginator("list_functions").paginate():
         for fn in page["Functions"]:
             name = fn["FunctionName"]
+            if not name.startswith(prefix):
+                continue
             inv.timeouts[name] = fn["Timeout"]
             role = fn["Role"].rsplit("/", 1)[-1]
             documents = [
@@ -124,7 +128,8 @@ def read_inventory(client) -> Inventory:
                     if st.get("Effect") == "Allow" and "sqs:ReceiveMessage" in _as_list(st.get("Action", [])):
                         for resource in _as_list(st.get("Resource", [])):
                             inv.consumers.setdefault(resource, set()).add(name)
-    for page in client("cloudwatch").get_paginator("describe_alarms").paginate():
+    alarms = {"AlarmNamePrefix": prefix} if prefix else {}
+    for page in client("cloudwatch").get_paginator("describe_alarms").paginate(**alarms):
         for alarm in page["MetricAlarms"]:
             if alarm.get("AlarmActions"):
                 for d in alarm.get("Dimensions", []):
@@ -134,7 +139,7 @@ def read_inventory(client) -> Inventory:
                     inv.alarm_topics[action] = _alarm_topic(client, action)
     for page in lam.get_paginator("list_event_source_mappings").paginate():
         for m in page["EventSourceMappings"]:
-            if m["EventSourceArn"].startswith("arn:aws:sqs:"):
+            if m["EventSourceArn"].startswith("arn:aws:sqs:") and m["FunctionArn"].split(":")[6].startswith(prefix):
                 inv.mappings.append(m)
                 inv.consumers.setdefault(m["EventSourceArn"], set()).add(m["FunctionArn"].split(":")[6])
     return inv
