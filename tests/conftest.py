@@ -16,6 +16,26 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+def _share_botocore_models() -> None:
+    """Each botocore Session parses the service models' JSON again (~25 ms a client), and the
+    unit tests make hundreds of sessions (every case resets the project's clients under a new
+    moto mock). Loaders with the same search paths share one cache here, as one long-lived
+    process's clients would; what is loaded is unchanged."""
+    from botocore import loaders
+
+    shared: dict[tuple[str, ...], dict] = {}
+    init = loaders.Loader.__init__
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        init(self, *args, **kwargs)
+        self._cache = shared.setdefault(tuple(self.search_paths), {})
+
+    loaders.Loader.__init__ = __init__  # type: ignore[method-assign]
+
+
+_share_botocore_models()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--shard",
