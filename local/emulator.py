@@ -257,6 +257,21 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def endpoint_client(service: str, endpoint: str | None, region: str, config: Any = None) -> Any:
+    """A boto3 client for a local endpoint (the emulator, LocalStack), with their dummy credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        aws_session_token="test",
+        config=config,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -284,6 +299,10 @@ class Emulator:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
+
+    def client(self, service: str, config: Any = None) -> Any:
+        """A boto3 client for ``service`` on this emulator (``config``: a botocore Config)."""
+        return endpoint_client(service, self.endpoint, self.region, config)
 
     def _app(self) -> Callable:
         from moto.server import DomainDispatcherApplication, create_backend_app

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from local import progress as progress_apply
 from local import terraform, variant
 from local.emulator import Emulator
@@ -34,15 +32,7 @@ class Stack:
     scenarios: dict[str, Any] = field(default_factory=dict)  # shared by every view (tests/harness/dead_letters.py)
 
     def client(self, service: str) -> Any:
-        env = self.emulator.env()
-        return boto3.client(
-            service,
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name=env["AWS_REGION"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            aws_session_token="test",
-        )
+        return self.emulator.client(service)
 
     def view(self, queue_type: str) -> Stack:
         """The same deployment seen through one sticky queue type (its sticky outputs and bucket)."""

@@ -67,14 +67,9 @@ class Target:
     # --- AWS APIs ---------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=self.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            aws_session_token="test",
-        )
+        from local.emulator import endpoint_client
+
+        return endpoint_client(service, self.endpoint, self.region)
 
     def invoke(self, function: str, payload: Any, sync: bool = True) -> Invocation:
         response = self.client("lambda").invoke(

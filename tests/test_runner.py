@@ -208,7 +208,6 @@ def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
 @pytest.fixture
 def invoke_api(tmp_path):
     """An emulator whose Invoke API is served by a runner with one function ``f``."""
-    import boto3
     from botocore.config import Config
 
     from local.emulator import Emulator
@@ -228,14 +227,7 @@ def invoke_api(tmp_path):
     runner = LocalLambdaRunner(endpoint=emulator.endpoint, region="us-east-1", code_fetcher=lambda n: b"")
     runner.pools["f"] = pool
     emulator.invoke_handler = runner.handle_invoke
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(read_timeout=60),
-    )
+    lam = emulator.client("lambda", Config(read_timeout=60))
     try:
         yield lam, pool
     finally:
@@ -327,18 +319,10 @@ def test_unknown_function_and_invocation_type_are_api_errors(invoke_api):
 
 @pytest.fixture
 def emulator_sqs():
-    import boto3
-
     from local.emulator import Emulator
 
     emulator = Emulator().start()
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    sqs = emulator.client("sqs")
     try:
         yield emulator, sqs
     finally:
@@ -457,18 +441,10 @@ def test_concurrent_receivers_never_share_a_message_and_dead_letter_each_once(em
     import sys
     import threading
 
-    import boto3
     from botocore.config import Config
 
     emulator, _ = emulator_sqs
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=16),
-    )
+    sqs = emulator.client("sqs", Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=16))
     dlq = sqs.create_queue(QueueName="race-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})
@@ -486,18 +462,21 @@ def test_concurrent_receivers_never_share_a_message_and_dead_letter_each_once(em
     sys.setswitchinterval(1e-6)
     request.addfinalizer(lambda: sys.setswitchinterval(switch))
 
-    def drain() -> None:
+    def drain(url: str) -> None:
         try:
             while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
                 received.extend(m["Body"] for m in got)
         except Exception as exc:  # noqa: BLE001 - any error fails the test below
             errors.append(exc)
 
-    threads = [threading.Thread(target=drain) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    def race(url: str) -> None:  # eight receivers drain ``url`` at once
+        threads = [threading.Thread(target=drain, args=(url,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    race(url)
     assert errors == []
     assert sorted(received) == sorted(bodies)  # each message handed out once
 
@@ -510,11 +489,7 @@ def test_concurrent_receivers_never_share_a_message_and_dead_letter_each_once(em
         sqs.send_message_batch(
             QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
         )
-    threads = [threading.Thread(target=drain) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    race(url)
     assert errors == []
     moved: list[str] = []
     while got := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", []):
