@@ -281,8 +281,13 @@ data "aws_iam_policy_document" "scenarios" {
     resources = ["arn:${local.partition}:s3:::${local.prefix}*/*"]
   }
   statement {
+    sid       = "Buckets" # without ListBucket a missing object answers AccessDenied, not NoSuchKey
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${local.prefix}*"]
+  }
+  statement {
     sid       = "Tables"
-    actions   = ["dynamodb:Scan"]
+    actions   = ["dynamodb:Scan", "dynamodb:GetItem"]
     resources = ["arn:${format(local.arn, "dynamodb")}:table/${local.prefix}*"]
   }
   statement {
@@ -294,6 +299,42 @@ data "aws_iam_policy_document" "scenarios" {
     sid       = "Schedules"
     actions   = ["events:DescribeRule", "events:ListTargetsByRule"]
     resources = ["arn:${format(local.arn, "events")}:rule/${local.prefix}*"]
+  }
+  # The queue-rules scenario reads the deployed configuration back (tests/harness/invariants.py):
+  statement {
+    sid       = "RolesOfThisEnvironment"
+    actions   = ["iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}*"]
+  }
+  statement {
+    sid       = "PoliciesTheRolesAttach"
+    actions   = ["iam:GetPolicy", "iam:GetPolicyVersion"]
+    resources = ["arn:${local.partition}:iam::aws:policy/*", "arn:${local.partition}:iam::${local.account_id}:policy/${local.prefix}*"]
+  }
+  statement {
+    sid       = "Alarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["arn:${format(local.arn, "cloudwatch")}:alarm:${local.prefix}*"]
+  }
+  statement {
+    sid       = "AlarmTopics"
+    actions   = ["sns:GetTopicAttributes"]
+    resources = ["arn:${format(local.arn, "sns")}:${local.prefix}*"]
+  }
+  statement {
+    sid       = "KeysOfThisEnvironment" # key ARNs are ids: scoped by the key's alias instead
+    actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus"]
+    resources = ["arn:${format(local.arn, "kms")}:key/*"]
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/${local.prefix}*"]
+    }
+  }
+  statement {
+    sid       = "ListsWithoutResourceScope" # these actions support no resource-level permissions
+    actions   = ["sqs:ListQueues", "lambda:ListFunctions", "lambda:ListEventSourceMappings"]
+    resources = ["*"]
   }
 }
 

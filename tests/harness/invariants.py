@@ -139,9 +139,10 @@ def read_inventory(client, prefix: str = "") -> Inventory:
                     inv.alarm_topics[action] = _alarm_topic(client, action)
     for page in lam.get_paginator("list_event_source_mappings").paginate():
         for m in page["EventSourceMappings"]:
-            if m["EventSourceArn"].startswith("arn:aws:sqs:") and m["FunctionArn"].split(":")[6].startswith(prefix):
+            function = m["FunctionArn"].split(":")[6]
+            if m.get("EventSourceArn", "").startswith("arn:aws:sqs:") and function.startswith(prefix):
                 inv.mappings.append(m)
-                inv.consumers.setdefault(m["EventSourceArn"], set()).add(m["FunctionArn"].split(":")[6])
+                inv.consumers.setdefault(m["EventSourceArn"], set()).add(function)
     return inv
 
 
