@@ -41,6 +41,20 @@ locals {
   # What `terraform plan` refreshes: the root's resources, all named <project>-<env>-*.
   prefix = "${var.project}-${var.environment}-"
   arn    = "${local.partition}:%s:${var.region}:${local.account_id}"
+  # Those resources by kind: all the plan and scenarios roles may touch, besides the state.
+  own = {
+    queues     = "arn:${format(local.arn, "sqs")}:${local.prefix}*"
+    functions  = "arn:${format(local.arn, "lambda")}:function:${local.prefix}*"
+    roles      = "arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}*"
+    log_groups = "arn:${format(local.arn, "logs")}:log-group:/aws/lambda/${local.prefix}*"
+    buckets    = "arn:${local.partition}:s3:::${local.prefix}*"
+    tables     = "arn:${format(local.arn, "dynamodb")}:table/${local.prefix}*"
+    topics     = "arn:${format(local.arn, "sns")}:${local.prefix}*"
+    alarms     = "arn:${format(local.arn, "cloudwatch")}:alarm:${local.prefix}*"
+    rules      = "arn:${format(local.arn, "events")}:rule/${local.prefix}*"
+  }
+  # The policies those roles may attach: AWS-managed ones and the environment's own.
+  attachable_policies = ["arn:${local.partition}:iam::aws:policy/*", "arn:${local.partition}:iam::${local.account_id}:policy/${local.prefix}*"]
 }
 
 module "state" {
@@ -95,8 +109,9 @@ data "aws_iam_policy_document" "state_read_write" {
   }
 }
 
-# plan: read the state; write and delete only the lock object (use_lockfile).
-data "aws_iam_policy_document" "state_read_lock" {
+# plan and scenarios: find and read the state (terraform init lists the bucket; the root's
+# outputs name what the scenarios use).
+data "aws_iam_policy_document" "state_read" {
   statement {
     sid       = "ListStateBucket"
     actions   = ["s3:ListBucket"]
@@ -107,10 +122,30 @@ data "aws_iam_policy_document" "state_read_lock" {
     actions   = ["s3:GetObject"]
     resources = ["${local.state_arn}/${local.state_key}"]
   }
+}
+
+# plan: read the state; write and delete only the lock object (use_lockfile).
+data "aws_iam_policy_document" "state_read_lock" {
+  source_policy_documents = [data.aws_iam_policy_document.state_read.json]
   statement {
     sid       = "TakeAndReleaseTheLock"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.state_arn}/${local.state_key}.tflock"]
+  }
+}
+
+# plan and scenarios: the configuration of this environment's keys. Key ARNs are ids, so the
+# keys are scoped by their aliases instead.
+data "aws_iam_policy_document" "keys_read" {
+  statement {
+    sid       = "KeysOfThisEnvironment"
+    actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+    resources = ["arn:${format(local.arn, "kms")}:key/*"]
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/${local.prefix}*"]
+    }
   }
 }
 
@@ -119,12 +154,13 @@ data "aws_iam_policy_document" "state_read_lock" {
 # sqs:ReceiveMessage, logs:GetLogEvents, kms:Decrypt): unlike ReadOnlyAccess, a pull
 # request's plan cannot read what the environment stores.
 data "aws_iam_policy_document" "plan_read" {
+  source_policy_documents = [data.aws_iam_policy_document.keys_read.json]
   statement {
     sid = "Queues"
     actions = [
       "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:ListDeadLetterSourceQueues",
     ]
-    resources = ["arn:${format(local.arn, "sqs")}:${local.prefix}*"]
+    resources = [local.own.queues]
   }
   statement {
     sid = "Functions"
@@ -134,7 +170,7 @@ data "aws_iam_policy_document" "plan_read" {
       "lambda:GetFunctionUrlConfig", "lambda:GetPolicy", "lambda:GetProvisionedConcurrencyConfig",
       "lambda:GetAlias", "lambda:ListAliases", "lambda:ListVersionsByFunction", "lambda:ListTags",
     ]
-    resources = ["arn:${format(local.arn, "lambda")}:function:${local.prefix}*"]
+    resources = [local.own.functions]
   }
   statement {
     sid       = "EventSourceMappings"
@@ -146,17 +182,17 @@ data "aws_iam_policy_document" "plan_read" {
     actions = [
       "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListRoleTags",
     ]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}*"]
+    resources = [local.own.roles]
   }
   statement {
     sid       = "ManagedPolicies"
     actions   = ["iam:GetPolicy", "iam:GetPolicyVersion"]
-    resources = ["arn:${local.partition}:iam::aws:policy/*", "arn:${local.partition}:iam::${local.account_id}:policy/${local.prefix}*"]
+    resources = local.attachable_policies
   }
   statement {
     sid       = "LogGroups"
     actions   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
-    resources = ["arn:${format(local.arn, "logs")}:log-group:/aws/lambda/${local.prefix}*"]
+    resources = [local.own.log_groups]
   }
   statement {
     sid = "Buckets"
@@ -167,7 +203,7 @@ data "aws_iam_policy_document" "plan_read" {
       "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging",
       "s3:GetBucketOwnershipControls", "s3:GetBucketPublicAccessBlock", "s3:GetBucketNotification",
     ]
-    resources = ["arn:${local.partition}:s3:::${local.prefix}*"]
+    resources = [local.own.buckets]
   }
   statement {
     sid = "Tables"
@@ -175,7 +211,7 @@ data "aws_iam_policy_document" "plan_read" {
       "dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTimeToLive",
       "dynamodb:ListTagsOfResource",
     ]
-    resources = ["arn:${format(local.arn, "dynamodb")}:table/${local.prefix}*"]
+    resources = [local.own.tables]
   }
   statement {
     sid = "Topics"
@@ -183,27 +219,17 @@ data "aws_iam_policy_document" "plan_read" {
       "sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
       "sns:ListTagsForResource",
     ]
-    resources = ["arn:${format(local.arn, "sns")}:${local.prefix}*"]
+    resources = [local.own.topics]
   }
   statement {
     sid       = "Alarms"
     actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
-    resources = ["arn:${format(local.arn, "cloudwatch")}:alarm:${local.prefix}*"]
+    resources = [local.own.alarms]
   }
   statement {
     sid       = "Schedules"
     actions   = ["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"]
-    resources = ["arn:${format(local.arn, "events")}:rule/${local.prefix}*"]
-  }
-  statement {
-    sid       = "KeysOfThisEnvironment" # key ARNs are ids: scoped by the key's alias instead
-    actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
-    resources = ["arn:${format(local.arn, "kms")}:key/*"]
-    condition {
-      test     = "ForAnyValue:StringLike"
-      variable = "kms:ResourceAliases"
-      values   = ["alias/${local.prefix}*"]
-    }
+    resources = [local.own.rules]
   }
   statement {
     sid = "ListsWithoutResourceScope" # these actions support no resource-level permissions
@@ -250,86 +276,70 @@ resource "aws_iam_role_policy_attachment" "apply" {
 # <project>-<env>-* resources only (queues, topics, buckets and tables use AWS-managed keys,
 # whose key policies let the account's principals use them through those services).
 data "aws_iam_policy_document" "scenarios" {
-  statement {
-    sid       = "FindTheState" # terraform init of the S3 backend lists the bucket
-    actions   = ["s3:ListBucket"]
-    resources = [local.state_arn]
-  }
-  statement {
-    sid       = "ReadTheState" # the root's outputs: names and URLs of what the scenarios use
-    actions   = ["s3:GetObject"]
-    resources = ["${local.state_arn}/${local.state_key}"]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.state_read.json,
+    data.aws_iam_policy_document.keys_read.json,
+  ]
   statement {
     sid       = "Functions"
     actions   = ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"]
-    resources = ["arn:${format(local.arn, "lambda")}:function:${local.prefix}*"]
+    resources = [local.own.functions]
   }
   statement {
     sid       = "Queues"
     actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    resources = ["arn:${format(local.arn, "sqs")}:${local.prefix}*"]
+    resources = [local.own.queues]
   }
   statement {
     sid       = "Topics"
     actions   = ["sns:Publish"]
-    resources = ["arn:${format(local.arn, "sns")}:${local.prefix}*"]
+    resources = [local.own.topics]
   }
   statement {
     sid       = "Objects"
     actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = ["arn:${local.partition}:s3:::${local.prefix}*/*"]
+    resources = ["${local.own.buckets}/*"]
   }
   statement {
     sid       = "Buckets" # without ListBucket a missing object answers AccessDenied, not NoSuchKey
     actions   = ["s3:ListBucket"]
-    resources = ["arn:${local.partition}:s3:::${local.prefix}*"]
+    resources = [local.own.buckets]
   }
   statement {
     sid       = "Tables"
     actions   = ["dynamodb:Scan", "dynamodb:GetItem"]
-    resources = ["arn:${format(local.arn, "dynamodb")}:table/${local.prefix}*"]
+    resources = [local.own.tables]
   }
   statement {
     sid       = "Logs"
     actions   = ["logs:FilterLogEvents"]
-    resources = ["arn:${format(local.arn, "logs")}:log-group:/aws/lambda/${local.prefix}*"]
+    resources = [local.own.log_groups]
   }
   statement {
     sid       = "Schedules"
     actions   = ["events:DescribeRule", "events:ListTargetsByRule"]
-    resources = ["arn:${format(local.arn, "events")}:rule/${local.prefix}*"]
+    resources = [local.own.rules]
   }
   # The queue-rules scenario reads the deployed configuration back (tests/harness/invariants.py):
   statement {
     sid       = "RolesOfThisEnvironment"
     actions   = ["iam:ListRolePolicies", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.prefix}*"]
+    resources = [local.own.roles]
   }
   statement {
     sid       = "PoliciesTheRolesAttach"
     actions   = ["iam:GetPolicy", "iam:GetPolicyVersion"]
-    resources = ["arn:${local.partition}:iam::aws:policy/*", "arn:${local.partition}:iam::${local.account_id}:policy/${local.prefix}*"]
+    resources = local.attachable_policies
   }
   statement {
     sid       = "Alarms"
     actions   = ["cloudwatch:DescribeAlarms"]
-    resources = ["arn:${format(local.arn, "cloudwatch")}:alarm:${local.prefix}*"]
+    resources = [local.own.alarms]
   }
   statement {
     sid       = "AlarmTopics"
     actions   = ["sns:GetTopicAttributes"]
-    resources = ["arn:${format(local.arn, "sns")}:${local.prefix}*"]
-  }
-  statement {
-    sid       = "KeysOfThisEnvironment" # key ARNs are ids: scoped by the key's alias instead
-    actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus"]
-    resources = ["arn:${format(local.arn, "kms")}:key/*"]
-    condition {
-      test     = "ForAnyValue:StringLike"
-      variable = "kms:ResourceAliases"
-      values   = ["alias/${local.prefix}*"]
-    }
+    resources = [local.own.topics]
   }
   statement {
     sid       = "ListsWithoutResourceScope" # these actions support no resource-level permissions
