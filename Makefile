@@ -32,7 +32,7 @@ UNIT_SHARDS    := 2
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -34,6 +34,9 @@ def test_make_without_a_target_lists_the_targets():
     out = make().stdout
     for target in ("help", "demo", "test", "unit", "e2e", "apply", "invoke", "logs", "deploy", "redrive"):
         assert f"\n  {target} " in out, target
+    rows = [line for line in out.splitlines() if line.startswith("  ")]
+    assert "$(" not in out  # what a user reads, not a make variable
+    assert len({len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in rows}) == 1, rows  # one column
 
 
 def test_plan_for_an_aws_environment_without_credentials_names_the_variable_to_set(tmp_path):

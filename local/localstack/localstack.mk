@@ -15,7 +15,7 @@ ifneq ($(LOCALSTACK_DOCKER),yes)
 	$(PY) -m local.localstack.install
 endif
 
-localstack-up: localstack-install ## LocalStack on 127.0.0.1:$(LOCALSTACK_PORT) (host mode: in the foreground)
+localstack-up: localstack-install ## LocalStack on 127.0.0.1:4566, or LOCALSTACK_PORT (host mode: in the foreground)
 ifeq ($(LOCALSTACK_DOCKER),yes)
 	docker compose up -d --wait
 else
