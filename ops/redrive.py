@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from shared.clients import client
 
 MAX_RATE = 500  # StartMessageMoveTask: MaxNumberOfMessagesPerSecond is 1-500
+# <scheme>://<host>[/<path>]/<12-digit account>/<queue name>: AWS, the emulator and LocalStack's URL styles
+QUEUE_URL = re.compile(r"^https?://[^/\s]+(/[^/\s]+)*/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
 UNSUPPORTED = {"UnsupportedOperation", "InvalidAction", "NotImplemented", "501", "UnknownOperationException"}
 
 
@@ -97,6 +100,8 @@ def redrive(dlq_url: str, limit: int | None = None, rate: int | None = None) -> 
         raise ValueError(f"rate must be 1-{MAX_RATE} messages per second, got {rate}")
     if limit is not None and rate is not None:
         raise ValueError("give a limit (messages moved here) or a rate (an SQS move task), not both")
+    if not QUEUE_URL.match(dlq_url):
+        raise ValueError(f"not a queue URL: {dlq_url!r} (https://sqs.<region>.amazonaws.com/<account id>/<queue name>)")
     source_url = source_queue(dlq_url)
     if limit is not None:  # a move task cannot stop after a count
         return Redrive(dlq_url, source_url, moved=move_messages(dlq_url, source_url, limit))
@@ -114,6 +119,21 @@ def redrive(dlq_url: str, limit: int | None = None, rate: int | None = None) -> 
     return Redrive(dlq_url, source_url, moved=move_messages(dlq_url, source_url))
 
 
+def problem(exc: ClientError | BotoCoreError, dlq_url: str) -> str:
+    """What went wrong with a request, in one line a user can act on."""
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    if isinstance(exc, EndpointConnectionError):
+        endpoint = exc.kwargs.get("endpoint_url")
+        return f"cannot reach {endpoint}: is the local stack running (make apply), is AWS_ENDPOINT_URL right?"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        if error.get("Code") in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return f"no queue at {dlq_url} (or its source queue): check the URL, the account and the region"
+        return f"{exc.operation_name} refused: {error.get('Code')}: {error.get('Message')}"
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dlq_url")
@@ -126,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = redrive(args.dlq_url, args.max, args.rate)
     except ValueError as exc:
-        parser.error(str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: {problem(exc, args.dlq_url)}", file=sys.stderr)
+        return 1
     print(json.dumps(result.__dict__))
     return 0
 

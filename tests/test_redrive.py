@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from ops import redrive
 from shared.clients import client
@@ -104,3 +105,41 @@ def test_command_line_refuses_max_and_rate_together(aws, capsys):
     with pytest.raises(SystemExit):
         redrive.main([dlq, "--max", "1", "--rate", "5"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "says"),
+    [
+        ("notaurl", 2, "not a queue URL: 'notaurl'"),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012", 2, "not a queue URL"),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/nope", 1, "no queue at https://sqs"),
+    ],
+)
+def test_command_line_answers_a_bad_url_or_a_missing_queue_with_one_line(aws, capsys, url, status, says):
+    assert redrive.main([url]) == status
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {says}") and len(err.strip().splitlines()) == 1, err
+
+
+def test_command_line_without_credentials_says_which_variable_to_set(monkeypatch, tmp_path, capsys):
+    from shared import clients
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(key, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    clients.reset()
+    try:
+        assert redrive.main(["https://sqs.us-east-1.amazonaws.com/123456789012/work-dlq"]) == 1
+    finally:
+        clients.reset()
+    err = capsys.readouterr().err
+    assert err.strip() == "error: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+
+
+def test_an_unreachable_endpoint_is_named_with_what_to_check():
+    exc = EndpointConnectionError(endpoint_url="http://127.0.0.1:4566/")
+    said = redrive.problem(exc, "http://127.0.0.1:4566/123456789012/work-dlq")
+    assert said.startswith("cannot reach http://127.0.0.1:4566/") and "AWS_ENDPOINT_URL" in said
