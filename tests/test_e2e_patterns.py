@@ -10,7 +10,7 @@ import pytest
 
 from shared import large_payload
 from shared.messages import ServiceResult
-from tests.conftest import LATE, STANDARD
+from tests.conftest import LATE, REPO, STANDARD
 from tests.harness import dead_letters
 from tests.helpers import scan, wait_for
 
@@ -204,6 +204,32 @@ def test_publishing_a_request_id_to_the_connector_starts_a_service_mid_workflow(
     summary = wait_for(lambda: read(stack, request_id, "summarize"), timeout=60)
     assert summary and summary["field_count"] == 1
     assert read(stack, request_id, "preprocessor") is None and read(stack, request_id, "enrich") == {"from": "operator"}
+
+
+@STANDARD
+def test_the_service_sample_events_fail_without_their_input_and_start_mid_workflow_with_it(stack):
+    """events/workflow_{enrich,summarize}.json, invoked as events/README.md says (make invoke)."""
+    out, lam = stack.outputs["sns_workflow"], stack.client("lambda")
+    functions = out["service_function_names"]
+
+    def invoke(service: str) -> tuple[str | None, dict]:
+        sample = (REPO / "events" / f"workflow_{service}.json").read_bytes()
+        response = lam.invoke(FunctionName=functions[service], Payload=sample)
+        return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+    record = json.loads(json.loads((REPO / "events" / "workflow_enrich.json").read_text())["Records"][0]["body"])
+    request_id = json.loads(record["Message"])["request_id"]
+    stack.client("s3").delete_object(Bucket=out["document_bucket"], Key=f"requests/{request_id}/preprocessor.json")
+    error, payload = invoke("enrich")
+    assert error == "Unhandled" and "no preprocessor document" in payload["errorMessage"]  # the record failed
+
+    stack.client("s3").put_object(
+        Bucket=out["document_bucket"], Key=f"requests/{request_id}/preprocessor.json", Body=b'{"title": "hello"}'
+    )
+    assert invoke("enrich") == (None, {"batchItemFailures": []})
+    assert invoke("summarize") == (None, {"batchItemFailures": []})
+    assert (read(stack, request_id, "enrich") or {}).get("title") == "hello"
+    assert (read(stack, request_id, "summarize") or {}).get("field_count", 0) >= 1
 
 
 @STANDARD
