@@ -2,7 +2,8 @@
 
 argv: <code dir> <handler module.function>. Reads one JSON request per line on stdin,
 answers one JSON line on a private copy of stdout; everything the function prints (logs,
-EMF metrics) goes to stderr, which the runner writes to the function's log file.
+EMF metrics) goes to stderr, which the runner writes to the function's log file. An unhandled
+error is logged there as one JSON line (Lambda's JSON log format), not a multi-line traceback.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def error_shape(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def log_error(shape: dict[str, Any], request_id: str) -> None:
+    """An unhandled error as the runtime logs it in Lambda's JSON log format: one line."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    record = {"timestamp": stamp, "level": "ERROR", "message": {**shape, "requestId": request_id}}
+    print(json.dumps({**record, "requestId": request_id}, default=str), file=sys.stderr, flush=True)
+
+
 def main() -> None:
     code_dir, handler_spec = sys.argv[1], sys.argv[2]
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -58,7 +67,8 @@ def main() -> None:
         handler = getattr(importlib.import_module(module_name), func_name)
         init_error = None
     except Exception as exc:  # Runtime.ImportModuleError in AWS
-        traceback.print_exc()
+        shape = error_shape(exc)
+        log_error({**shape, "errorType": "Runtime.ImportModuleError", "cause": shape["errorType"]}, "")
         handler, init_error = None, exc
     proto.write(json.dumps({"ready": init_error is None}) + "\n")
     for line in sys.stdin:
@@ -72,8 +82,8 @@ def main() -> None:
             try:
                 result = {"payload": handler(request["event"], Context(request))}
             except Exception as exc:
-                traceback.print_exc()
                 result = {"error": error_shape(exc)}
+                log_error(result["error"], request["request_id"])
         result["usage"] = counter.take()  # AWS calls of this invocation (for make bench)
         sys.stderr.flush()
         proto.write(json.dumps(result, default=str) + "\n")

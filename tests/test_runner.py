@@ -90,10 +90,15 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         timed_out = pool.invoke({"sleep": True})
         assert not timed_out.ok and timed_out.error["errorType"] == "Sandbox.Timedout"
         assert pool.invoke({}).error["errorType"] == "ValueError"  # a fresh worker replaced the killed one
-        lines = [json.loads(line) for line in (tmp_path / "f.log").read_text().splitlines() if line.startswith("{")]
+        lines = [json.loads(line) for line in (tmp_path / "f.log").read_text().splitlines()]  # every line JSON
         reports = [line["record"] for line in lines if line.get("type") == "platform.report"]
         assert [r["status"] for r in reports] == ["success", "timeout", "success"]
         assert all(r["metrics"]["durationMs"] >= 0 and r["requestId"] for r in reports)
+        errors = [line for line in lines if line.get("level") == "ERROR"]  # one line per unhandled error
+        assert [(e["message"]["errorType"], e["message"]["errorMessage"]) for e in errors] == [
+            ("ValueError", "bad input")
+        ] * 2
+        assert errors[0]["requestId"] == reports[0]["requestId"] and "app.py" in errors[0]["message"]["stackTrace"][-1]
     finally:
         pool.close()
 
@@ -203,6 +208,20 @@ def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
 
 
 # --- the Invoke API as Lambda answers it (through the emulator, no stack) --------------------
+
+
+def test_a_function_that_cannot_be_imported_logs_one_json_line_and_fails_each_invoke(tmp_path):
+    pool = make_function(tmp_path, "import no_such_module\ndef handler(event, context):\n    return 1\n")
+    try:
+        result = pool.invoke({})
+        assert not result.ok and result.error["errorType"] == "Runtime.ImportModuleError"
+        assert "no_such_module" in result.error["errorMessage"]
+    finally:
+        pool.close()
+    lines = [json.loads(line) for line in (tmp_path / "f.log").read_text().splitlines()]  # every line JSON
+    (error,) = [line for line in lines if line.get("level") == "ERROR"]
+    assert error["message"]["errorType"] == "Runtime.ImportModuleError"
+    assert error["message"]["cause"] == "ModuleNotFoundError"
 
 
 @pytest.fixture

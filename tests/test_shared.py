@@ -195,3 +195,31 @@ def test_send_batch_works_with_sns_publish_batch(aws):
         [{"Id": str(i), "Message": str(i)} for i in range(23)],
         what="PublishBatch",
     )
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+
+
+def test_a_rejection_is_logged_counted_and_raised_and_other_errors_pass_untouched():
+    from shared.rejections import rejections
+
+    logger, metrics = _Recorder(), _Recorder()
+    with pytest.raises(ValueError, match="bad field"), rejections(logger, metrics, ValueError):  # type: ignore[arg-type]
+        raise ValueError("bad field")
+    assert logger.calls == [
+        ("warning", ("request rejected",), {"extra": {"reason": "bad field", "error_type": "ValueError"}})
+    ]
+    assert [(name, kwargs["name"], kwargs["value"]) for name, _, kwargs in metrics.calls] == [
+        ("add_metric", "RequestsRejected", 1)
+    ]
+    logger.calls.clear(), metrics.calls.clear()
+    with pytest.raises(KeyError), rejections(logger, metrics, ValueError):  # type: ignore[arg-type]
+        raise KeyError("ours, not the caller's")
+    with rejections(logger, metrics, ValueError):  # type: ignore[arg-type]
+        pass
+    assert logger.calls == [] and metrics.calls == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -297,3 +299,23 @@ def test_ingester_processes_that_each_see_one_new_user_spread_them_over_the_pool
 def test_a_spare_url_no_longer_in_the_pool_is_never_given(env, monkeypatch):
     ingester.spare_urls.extend(["https://sqs/removed", env["pool"][1]])
     assert ingester.assign("u", 1).queue_url == env["pool"][1]
+
+
+def test_a_rejected_request_is_logged_with_its_reason_and_counted_in_json_lines_only(env, capsys):
+    """Without the count, Powertools' log_metrics would warn "No application metrics to publish"
+    in plain text: the only line of the function's log that would not be JSON."""
+    logged, handler = io.StringIO(), ingester.logger.registered_handler
+    previous = handler.setStream(logged)
+    capsys.readouterr()
+    try:
+        with warnings.catch_warnings(record=True) as caught, pytest.raises(ingester.InvalidIngestRequest):
+            warnings.simplefilter("always")
+            ingester.lambda_handler({"messages": [{"body": 1}]}, Context("ingester"))
+    finally:
+        handler.setStream(previous)
+    assert [str(w.message) for w in caught] == []
+    out = logged.getvalue() + capsys.readouterr().out  # the logger's lines, then the metrics (EMF)
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]  # every line is JSON
+    (rejected,) = [line for line in lines if line.get("message") == "request rejected"]
+    assert rejected["level"] == "WARNING" and "messages.0.user_id: Field required" in rejected["reason"]
+    assert [line["RequestsRejected"] for line in lines if "RequestsRejected" in line] in ([[1.0]], [1.0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
 
 import boto3
 import pytest
@@ -209,6 +210,13 @@ def test_a_request_without_a_key_writes_no_idempotency_record(env, monkeypatch):
     monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
     preprocessor.lambda_handler({"document": {"a": 1}}, Context("pre"))
     assert boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"] == []
+
+
+def test_an_invalid_start_request_is_counted_so_the_log_gets_no_plain_text_warning(env):
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(preprocessor.InvalidPreprocessRequest):
+        warnings.simplefilter("always")
+        preprocessor.lambda_handler({"doc": {"a": 1}}, Context("pre"))
+    assert [str(w.message) for w in caught] == []  # not "No application metrics to publish"
 
 
 def test_invalid_and_unknown_requests_fail_alone(env):

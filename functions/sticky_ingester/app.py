@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from shared import assignments, sqs
 from shared.clients import client
 from shared.messages import IngestMessage, IngestRequest, IngestResult, StickyMessage
+from shared.rejections import rejections
 
 logger = Logger()
 metrics = Metrics()
@@ -256,8 +257,9 @@ def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestR
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.set_correlation_id(context.aws_request_id)
-    request = parse(event)
-    check_sizes(request, context.aws_request_id, MAX_MESSAGE_BYTES)
+    with rejections(logger, metrics, InvalidIngestRequest):
+        request = parse(event)
+        check_sizes(request, context.aws_request_id, MAX_MESSAGE_BYTES)
     result = ingest(request, correlation_id=context.aws_request_id)
     logger.info("ingested", extra={"accepted": result.accepted, "users": len(result.queues)})
     return json.loads(result.model_dump_json())

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from shared import workflow
 from shared.clients import client
 from shared.messages import PreprocessRequest
+from shared.rejections import rejections
 
 logger = Logger()
 metrics = Metrics()
@@ -89,7 +90,8 @@ def start_workflow(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = parse(event)
+    with rejections(logger, metrics, InvalidPreprocessRequest):
+        request = parse(event)
     started = start_workflow(request, DOCUMENT_BUCKET, CONNECTOR_TOPIC_ARN, ENTRY_SERVICE, context)
     logger.info("workflow started", extra=started)
     metrics.add_metric(name="WorkflowsStarted", unit=MetricUnit.Count, value=1)
