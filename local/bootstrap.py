@@ -44,12 +44,29 @@ def error_shape(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def init_error_shape(exc: BaseException, module_name: str) -> dict[str, Any]:
+    """What the Python runtime answers every invoke with when the handler's module failed to load."""
+    if isinstance(exc, SyntaxError):
+        message, kind = f"Syntax error in module '{module_name}': {exc}", "Runtime.UserCodeSyntaxError"
+    elif isinstance(exc, ImportError):
+        message, kind = f"Unable to import module '{module_name}': {exc}", "Runtime.ImportModuleError"
+    else:
+        return error_shape(exc)
+    return {"errorMessage": message, "errorType": kind, "stackTrace": []}
+
+
 def log_error(shape: dict[str, Any], request_id: str) -> None:
-    """An unhandled error as the runtime logs it in Lambda's JSON log format: one line."""
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-    record = {"timestamp": stamp, "level": "ERROR", "message": {**shape, "requestId": request_id}}
-    print(json.dumps({**record, "requestId": request_id}, default=str), file=sys.stderr, flush=True)
+    """An unhandled error as the Python runtime logs it in Lambda's JSON log format: one flat line
+    (awslambdaric: timestamp, log_level, then errorMessage, errorType, requestId, stackTrace)."""
+    line = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "log_level": "ERROR",
+        "errorMessage": shape["errorMessage"],
+        "errorType": shape["errorType"],
+        "requestId": request_id,
+        "stackTrace": shape.get("stackTrace", []),
+    }
+    print(json.dumps(line, default=str), file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -66,18 +83,15 @@ def main() -> None:
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         init_error = None
-    except Exception as exc:  # Runtime.ImportModuleError in AWS
-        shape = error_shape(exc)
-        log_error({**shape, "errorType": "Runtime.ImportModuleError", "cause": shape["errorType"]}, "")
-        handler, init_error = None, exc
+    except Exception as exc:  # every invoke then fails with it, as in AWS
+        handler, init_error = None, init_error_shape(exc, module_name)
     proto.write(json.dumps({"ready": init_error is None}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
-        if handler is None:
-            result: dict[str, Any] = {
-                "error": {"errorType": "Runtime.ImportModuleError", "errorMessage": str(init_error)}
-            }
+        if init_error is not None:
+            result: dict[str, Any] = {"error": init_error}
+            log_error(init_error, request["request_id"])
         else:
             try:
                 result = {"payload": handler(request["event"], Context(request))}

@@ -26,7 +26,8 @@ from shared.clients import client
 
 MAX_RATE = 500  # StartMessageMoveTask: MaxNumberOfMessagesPerSecond is 1-500
 # <scheme>://<host>[/<path>]/<12-digit account>/<queue name>: AWS, the emulator and LocalStack's URL styles
-QUEUE_URL = re.compile(r"^https?://[^/\s]+(/[^/\s]+)*/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+# (a queue name is at most 80 characters, ".fifo" included)
+QUEUE_URL = re.compile(r"https?://[^/\s]+(/[^/\s]+)*/\d{12}/([A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80})")
 UNSUPPORTED = {"UnsupportedOperation", "InvalidAction", "NotImplemented", "501", "UnknownOperationException"}
 
 
@@ -100,7 +101,7 @@ def redrive(dlq_url: str, limit: int | None = None, rate: int | None = None) -> 
         raise ValueError(f"rate must be 1-{MAX_RATE} messages per second, got {rate}")
     if limit is not None and rate is not None:
         raise ValueError("give a limit (messages moved here) or a rate (an SQS move task), not both")
-    if not QUEUE_URL.match(dlq_url):
+    if not QUEUE_URL.fullmatch(dlq_url):
         raise ValueError(f"not a queue URL: {dlq_url!r} (https://sqs.<region>.amazonaws.com/<account id>/<queue name>)")
     source_url = source_queue(dlq_url)
     if limit is not None:  # a move task cannot stop after a count

@@ -16,11 +16,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 
 @contextmanager
-def rejections(logger: Logger, metrics: Metrics, *refused: type[Exception]) -> Iterator[None]:
-    """Inside: the exceptions ``refused`` (the caller's fault) are logged, counted and re-raised."""
+def rejections(logger: Logger, metrics: Metrics, *refused: type[Exception] | str) -> Iterator[None]:
+    """Inside: the exceptions ``refused`` (the caller's fault) are logged, counted and re-raised.
+
+    A name (a string) matches an exception class by its name: for classes of modules the function
+    imports only when it needs them (Powertools' idempotency, say), which must stay unimported.
+    """
+    classes = tuple(kind for kind in refused if isinstance(kind, type))
+    names = {kind for kind in refused if isinstance(kind, str)}
     try:
         yield
-    except refused as exc:
+    except Exception as exc:
+        if not isinstance(exc, classes) and type(exc).__name__ not in names:
+            raise
         logger.warning("request rejected", extra={"reason": str(exc), "error_type": type(exc).__name__})
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
 import pytest
@@ -112,6 +113,8 @@ def test_command_line_refuses_max_and_rate_together(aws, capsys):
     [
         ("notaurl", 2, "not a queue URL: 'notaurl'"),
         ("https://sqs.us-east-1.amazonaws.com/123456789012", 2, "not a queue URL"),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/q\n", 2, "not a queue URL"),
+        (f"https://sqs.us-east-1.amazonaws.com/123456789012/{'q' * 76}.fifo", 2, "not a queue URL"),
         ("https://sqs.us-east-1.amazonaws.com/123456789012/nope", 1, "no queue at https://sqs"),
     ],
 )
@@ -124,8 +127,8 @@ def test_command_line_answers_a_bad_url_or_a_missing_queue_with_one_line(aws, ca
 def test_command_line_without_credentials_says_which_variable_to_set(monkeypatch, tmp_path, capsys):
     from shared import clients
 
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
+    for key in [k for k in os.environ if k.startswith("AWS_")]:  # keys, profiles, container and web identity
+        monkeypatch.delenv(key)
     for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.setenv(key, str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

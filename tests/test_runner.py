@@ -37,6 +37,10 @@ def test_unknown_item_identifier_fails_the_whole_batch():
     assert successful_receipts(RECORDS, InvocationResult(True, payload=payload), report_failures=True) == []
 
 
+# awslambdaric's log_error in JSON log format: one flat object, keys in this order
+AWS_ERROR_LINE = ["timestamp", "log_level", "errorMessage", "errorType", "requestId", "stackTrace"]
+
+
 def make_function(tmp_path: Path, source: str, timeout: int = 2, env: dict | None = None) -> FunctionPool:
     code = tmp_path / "code"
     code.mkdir()
@@ -94,11 +98,10 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         reports = [line["record"] for line in lines if line.get("type") == "platform.report"]
         assert [r["status"] for r in reports] == ["success", "timeout", "success"]
         assert all(r["metrics"]["durationMs"] >= 0 and r["requestId"] for r in reports)
-        errors = [line for line in lines if line.get("level") == "ERROR"]  # one line per unhandled error
-        assert [(e["message"]["errorType"], e["message"]["errorMessage"]) for e in errors] == [
-            ("ValueError", "bad input")
-        ] * 2
-        assert errors[0]["requestId"] == reports[0]["requestId"] and "app.py" in errors[0]["message"]["stackTrace"][-1]
+        errors = [line for line in lines if line.get("log_level") == "ERROR"]  # one flat line per unhandled error
+        assert [list(e) for e in errors] == [AWS_ERROR_LINE] * 2
+        assert [(e["errorType"], e["errorMessage"]) for e in errors] == [("ValueError", "bad input")] * 2
+        assert errors[0]["requestId"] == reports[0]["requestId"] and "app.py" in errors[0]["stackTrace"][-1]
     finally:
         pool.close()
 
@@ -210,18 +213,28 @@ def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
 # --- the Invoke API as Lambda answers it (through the emulator, no stack) --------------------
 
 
-def test_a_function_that_cannot_be_imported_logs_one_json_line_and_fails_each_invoke(tmp_path):
-    pool = make_function(tmp_path, "import no_such_module\ndef handler(event, context):\n    return 1\n")
+@pytest.mark.parametrize(
+    ("source", "kind", "message"),
+    [
+        ("import no_such_module\n", "Runtime.ImportModuleError", "Unable to import module 'app': No module named"),
+        ("def handler(event, context)\n", "Runtime.UserCodeSyntaxError", "Syntax error in module 'app': "),
+        ("raise KeyError('SETTING')\n", "KeyError", "'SETTING'"),
+    ],
+)
+def test_a_function_that_cannot_be_loaded_fails_each_invoke_with_a_json_line(tmp_path, source, kind, message):
+    """As the Python runtime does: each invoke fails with the load error and logs one line."""
+    pool = make_function(tmp_path, source)
     try:
-        result = pool.invoke({})
-        assert not result.ok and result.error["errorType"] == "Runtime.ImportModuleError"
-        assert "no_such_module" in result.error["errorMessage"]
+        results = [pool.invoke({}), pool.invoke({})]
     finally:
         pool.close()
+    assert [(r.ok, r.error["errorType"]) for r in results] == [(False, kind)] * 2
+    assert results[0].error["errorMessage"].startswith(message)
     lines = [json.loads(line) for line in (tmp_path / "f.log").read_text().splitlines()]  # every line JSON
-    (error,) = [line for line in lines if line.get("level") == "ERROR"]
-    assert error["message"]["errorType"] == "Runtime.ImportModuleError"
-    assert error["message"]["cause"] == "ModuleNotFoundError"
+    errors = [line for line in lines if line.get("log_level") == "ERROR"]
+    assert [(list(e), e["errorType"]) for e in errors] == [(AWS_ERROR_LINE, kind)] * 2
+    reports = [line["record"]["requestId"] for line in lines if line.get("type") == "platform.report"]
+    assert [e["requestId"] for e in errors] == reports
 
 
 @pytest.fixture

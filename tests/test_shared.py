@@ -223,3 +223,6 @@ def test_a_rejection_is_logged_counted_and_raised_and_other_errors_pass_untouche
     with rejections(logger, metrics, ValueError):  # type: ignore[arg-type]
         pass
     assert logger.calls == [] and metrics.calls == []
+    with pytest.raises(KeyError), rejections(logger, metrics, "KeyError"):  # type: ignore[arg-type]
+        raise KeyError("a class named, not imported")
+    assert [name for name, _, _ in metrics.calls] == ["add_metric"]

@@ -306,6 +306,7 @@ def test_a_rejected_request_is_logged_with_its_reason_and_counted_in_json_lines_
     in plain text: the only line of the function's log that would not be JSON."""
     logged, handler = io.StringIO(), ingester.logger.registered_handler
     previous = handler.setStream(logged)
+    ingester.metrics.clear_metrics()  # Powertools keeps metrics per process: none left by other tests
     capsys.readouterr()
     try:
         with warnings.catch_warnings(record=True) as caught, pytest.raises(ingester.InvalidIngestRequest):

@@ -212,11 +212,23 @@ def test_a_request_without_a_key_writes_no_idempotency_record(env, monkeypatch):
     assert boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"] == []
 
 
-def test_an_invalid_start_request_is_counted_so_the_log_gets_no_plain_text_warning(env):
-    with warnings.catch_warnings(record=True) as caught, pytest.raises(preprocessor.InvalidPreprocessRequest):
+def test_an_invalid_start_and_a_reused_key_are_rejected_counted_and_never_warn(env, monkeypatch, capsys):
+    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
+    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
+    monkeypatch.setattr(preprocessor, "ENTRY_SERVICE", "enrich")
+    preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-9"}, Context("pre"))
+    preprocessor.metrics.clear_metrics()  # Powertools keeps metrics per process, not per function
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        preprocessor.lambda_handler({"doc": {"a": 1}}, Context("pre"))
+        with pytest.raises(preprocessor.InvalidPreprocessRequest):
+            preprocessor.lambda_handler({"doc": {"a": 1}}, Context("pre"))
+        with pytest.raises(Exception) as reused:  # the same key for another document
+            preprocessor.lambda_handler({"document": {"a": 2}, "idempotency_key": "order-9"}, Context("pre"))
+    assert type(reused.value).__name__ == "IdempotencyValidationError"
     assert [str(w.message) for w in caught] == []  # not "No application metrics to publish"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [m["RequestsRejected"] for m in emf] in ([[1.0], [1.0]], [1.0, 1.0])
 
 
 def test_invalid_and_unknown_requests_fail_alone(env):

@@ -90,9 +90,10 @@ def start_workflow(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    with rejections(logger, metrics, InvalidPreprocessRequest):
+    # the caller's faults: an invalid request, an idempotency key reused for another document
+    with rejections(logger, metrics, InvalidPreprocessRequest, "IdempotencyValidationError"):
         request = parse(event)
-    started = start_workflow(request, DOCUMENT_BUCKET, CONNECTOR_TOPIC_ARN, ENTRY_SERVICE, context)
+        started = start_workflow(request, DOCUMENT_BUCKET, CONNECTOR_TOPIC_ARN, ENTRY_SERVICE, context)
     logger.info("workflow started", extra=started)
     metrics.add_metric(name="WorkflowsStarted", unit=MetricUnit.Count, value=1)
     return started
