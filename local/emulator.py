@@ -393,16 +393,7 @@ class MessageMoveTasks:
         self._lock = threading.Lock()
 
     def _sqs(self) -> Any:
-        import boto3
-
-        env = self.emulator.env()
-        return boto3.client(
-            "sqs",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name=env["AWS_REGION"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return self.emulator.client("sqs")
 
     @staticmethod
     def _error(code: str, message: str, status: int = 400) -> tuple[int, dict[str, str], bytes]:

@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from local import terraform
+from local.emulator import endpoint_client
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".build" / "local-stack.json"
@@ -140,13 +139,7 @@ def running() -> dict[str, Any]:
 
 
 def client(state: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=state["endpoint"],
-        region_name=state["region"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return endpoint_client(service, state["endpoint"], state["region"])
 
 
 def functions_for(state: dict[str, Any], fn: str) -> list[str]:
