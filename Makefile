@@ -10,8 +10,6 @@ ENV            ?= local
 PORT           ?=
 # Which stack `make test` proves: embedded (default: moto + the local runner) or localstack.
 TARGET         ?= embedded
-# Build the Lambda zips in the SAM python3.12 image (needed off Linux x86_64 / without python3.12).
-BUILD_IN_DOCKER ?= 0
 # Remote state bucket of ENV (dev/stg/prod): the account id makes the global name unique.
 STATE_BUCKET   ?= qp-terraform-state-$(ENV)-$(shell aws sts get-caller-identity --query Account --output text)
 export TF_PLUGIN_DIR
@@ -28,7 +26,7 @@ UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
 .PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host check-aws-target outputs \
-        redrive bench invoke logs deploy  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+        redrive bench invoke logs deploy lock  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
@@ -82,9 +80,9 @@ static-unit-plans:  # make test's second lane
 	@$(MAKE) --no-print-directory plans
 
 lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
-	$(VENV)/bin/ruff check shared functions tests local bench ops
-	$(VENV)/bin/ruff format --check shared functions tests local bench ops
-	$(VENV)/bin/mypy shared local bench ops tests/harness
+	$(VENV)/bin/ruff check shared functions tests local bench ops terraform
+	$(VENV)/bin/ruff format --check shared functions tests local bench ops terraform
+	$(VENV)/bin/mypy shared local bench ops tests/harness terraform/modules/function/build.py
 	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
 	terraform fmt -check -recursive terraform
 
@@ -109,19 +107,18 @@ check-credentials: $(VENV)/.installed
 
 LOCAL_DEPS     = $(if $(filter local,$(ENV)),$(VENV)/.installed,check-credentials check-build-host)
 
-# The zips of dev/stg/prod are built on this host by the real module: pip must install the
-# python3.12 manylinux x86_64 wheels (pydantic_core is native), so the host must be that, or
-# the build runs in the SAM image (BUILD_IN_DOCKER=1, needs Docker).
+# The zips are built by terraform/modules/function/build.py: manylinux x86_64 wheels fetched by
+# pip whatever the host, bytecode compiled by the runtime's Python, so python3.12 must be on PATH.
 check-build-host:
-	@[[ "$(BUILD_IN_DOCKER)" == 1 ]] || { [[ "$$(uname -sm)" == "Linux x86_64" ]] && command -v python3.12 >/dev/null; } || { \
-	  echo "ENV=$(ENV) builds Lambda zips for python3.12 on Linux x86_64: this host is $$(uname -sm)$$(command -v python3.12 >/dev/null || echo ' without python3.12'). Use BUILD_IN_DOCKER=1 (Docker) or a Linux x86_64 host with python3.12." >&2; exit 2; }
+	@command -v python3.12 >/dev/null || { \
+	  echo "ENV=$(ENV) builds Lambda zips with python3.12 (their bytecode is the runtime's): put python3.12 on PATH" >&2; exit 2; }
 
 plan: check-env $(LOCAL_DEPS) ## terraform plan for ENV (default local)
 ifeq ($(ENV),local)
 	$(LOCAL) plan
 else
 	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend -backend-config=bucket=$(STATE_BUCKET)
-	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -var=build_in_docker=$(if $(filter 1,$(BUILD_IN_DOCKER)),true,false) -out=$(ENV).tfplan
+	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
 endif
 
 outputs: check-env check-credentials ## ENV=dev|stg|prod: the deployed root's outputs -> .build/outputs-<env>.json (read by TARGET=aws)
@@ -160,8 +157,17 @@ redrive: $(VENV)/.installed ## move DLQ messages back to their source: make redr
 bench: $(VENV)/.installed ## AWS requests per message, ours vs the seeds; zip sizes, import times (not a test)
 	$(PY) -m bench.run
 
+# Each function's requirements.in lists what it imports; its requirements.txt pins every package
+# that needs, with hashes, for the python3.12 x86_64 runtime. Pins already there are kept unless
+# UPGRADE=1 (then the newest versions the inputs allow).
+lock: $(VENV)/.installed ## pin each function's requirements.txt (hashes) from its requirements.in [UPGRADE=1]
+	@for f in functions/*/requirements.in; do \
+	  $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.12 --python-platform x86_64-manylinux_2_17 \
+	    --custom-compile-command "make lock" $(if $(filter 1,$(UPGRADE)),--upgrade) -o "$${f%.in}.txt" "$$f" || exit 1; \
+	  echo "$${f%.in}.txt"; done
+
 fmt: $(VENV)/.installed ## format Python and Terraform
-	$(VENV)/bin/ruff format shared functions tests local bench ops
+	$(VENV)/bin/ruff format shared functions tests local bench ops terraform
 	terraform fmt -recursive terraform
 
 clean: ## remove build output (.build, caches)

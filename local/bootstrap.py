@@ -9,6 +9,7 @@ error is logged there as one JSON line (Lambda's JSON log format), not a multi-l
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -69,6 +70,16 @@ def log_error(shape: dict[str, Any], request_id: str) -> None:
     print(json.dumps(line, default=str), file=sys.stderr, flush=True)
 
 
+def call_counter() -> Any:
+    """local/calls.py's CallCounter, loaded by path: the folder of this script is not on sys.path,
+    so the function sees only its zip and the standard library, as on the runtime."""
+    spec = importlib.util.spec_from_file_location("_local_calls", os.path.join(os.path.dirname(__file__), "calls.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CallCounter()
+
+
 def main() -> None:
     code_dir, handler_spec = sys.argv[1], sys.argv[2]
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -77,9 +88,7 @@ def main() -> None:
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
     module_name, func_name = handler_spec.rsplit(".", 1)
-    from calls import CallCounter  # local/calls.py, next to this script
-
-    counter = CallCounter().install()  # the function's own botocore (from its zip)
+    counter = call_counter().install()  # wraps the function's own botocore (from its zip)
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
         init_error = None

@@ -16,10 +16,14 @@ class CallCounter:
         self._installed = False
 
     def install(self) -> CallCounter:
-        """Wrap botocore's BaseClient._make_api_call (the botocore on sys.path now)."""
+        """Wrap botocore's BaseClient._make_api_call (the botocore on sys.path now); without a
+        botocore there is nothing to count: the code cannot call AWS."""
         if self._installed:
             return self
-        from botocore.client import BaseClient
+        try:
+            from botocore.client import BaseClient
+        except ModuleNotFoundError:
+            return self
 
         original = BaseClient._make_api_call
         counter = self

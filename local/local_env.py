@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".build" / "local-stack.json"
 APPLY_LOG = Path(os.environ.get("APPLY_LOG") or REPO / ".build" / "apply.log")
 PACKAGE = REPO / "local" / "lambda_standin" / "package.py"
+BUILDS = terraform.OFFLINE_ROOT / "terraform" / "builds"  # the offline root's artifacts_dir
 
 
 class Problem(Exception):
@@ -186,36 +187,47 @@ def logs(fn: str) -> int:
         return 0
 
 
-def folder_of(name: str) -> str:
-    for folder in sorted((REPO / "functions").iterdir(), key=lambda p: -len(p.name)):
-        dashed = folder.name.replace("_", "-")
-        if name.endswith(f"-{dashed}") or f"-{dashed}-" in name:
-            return folder.name
-    raise Problem(f"cannot tell which functions/ folder {name} is built from")
+def build_record(name: str) -> dict[str, Any]:
+    """How the apply built a function's zip: the lambda module's spec, saved beside the zips."""
+    record = BUILDS / f"{name}.package.json"
+    if not record.exists():
+        raise Problem(f"no package spec for {name} in {BUILDS.relative_to(REPO)}: run `make apply` from this checkout")
+    return json.loads(record.read_text())
 
 
-def build_zip(folder: str, output: Path) -> bytes:
-    """The zip the lambda module builds: functions/<folder> + its requirements, shared/ under shared/."""
-    spec = [
-        {"path": str(REPO / "functions" / folder), "prefix_in_zip": "", "pip_requirements": True},
-        {"path": str(REPO / "shared"), "prefix_in_zip": "shared", "pip_requirements": False},
-    ]
-    subprocess.run([sys.executable, str(PACKAGE), "--output", str(output), "--spec", json.dumps(spec)], check=True)
+def build_zip(record: dict[str, Any], output: Path) -> bytes:
+    """Build a zip with the lambda module's packaging (package.py, the spec's build commands)."""
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    spec = json.dumps(record["spec"])
+    done = subprocess.run(
+        [sys.executable, str(PACKAGE), "--output", str(tmp.resolve()), "--spec", spec, "--runtime", record["runtime"]],
+        cwd=record["cwd"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise Problem(f"build failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    tmp.replace(output)
     return output.read_bytes()
+
+
+def folder_zip(folder: str, output: Path) -> bytes:
+    """A zip of functions/<folder> as the last apply built it (any one function built from it)."""
+    for record in sorted(BUILDS.glob("*.package.json")):
+        spec = json.loads(record.read_text())
+        if Path(spec["spec"][0]["path"]).name == folder:  # the function's folder is the first part
+            return build_zip(spec, output)
+    raise Problem(f"no apply has built functions/{folder} yet: run `make apply` (or make test) first")
 
 
 def deploy(fn: str, state: dict[str, Any] | None = None) -> int:
     state = state or running()
     started = time.time()
     lam = client(state, "lambda")
-    builds = terraform.OFFLINE_ROOT / "terraform" / "builds"
-    zips: dict[str, bytes] = {}
     for name in functions_for(state, fn):
-        folder = folder_of(name)
-        if folder not in zips:
-            zips[folder] = build_zip(folder, builds / f"deploy-{folder}.zip")
-        sha = lam.update_function_code(FunctionName=name, ZipFile=zips[folder])["CodeSha256"]
-        print(f"{name}: deployed {len(zips[folder]) // 1024} KiB (sha256 {base64.b64decode(sha).hex()[:12]})")
+        code = build_zip(build_record(name), BUILDS / f"deploy-{name}.zip")
+        sha = lam.update_function_code(FunctionName=name, ZipFile=code)["CodeSha256"]
+        print(f"{name}: deployed {len(code) // 1024} KiB (sha256 {base64.b64decode(sha).hex()[:12]})")
     print(f"done in {time.time() - started:.1f}s; the running stack uses the new code from the next invocation")
     return 0
 

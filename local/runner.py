@@ -30,6 +30,7 @@ import os
 import queue
 import re
 import select
+import shutil
 import subprocess
 import sys
 import threading
@@ -51,6 +52,22 @@ AWS_INITIAL_POLLERS = 5  # an SQS mapping starts with five concurrent batches (L
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+# A worker is the python3.12 runtime: the function's zip and the standard library, nothing else
+# (-I: no PYTHON* variables, no script folder on sys.path; -S: no site-packages; -B: no .pyc
+# written, the task root being read-only on AWS; -u: unbuffered, as PYTHONUNBUFFERED would be).
+RUNTIME_FLAGS = ["-I", "-S", "-B", "-u"]
+
+
+def runtime_python() -> str:
+    """The interpreter workers run on: Python 3.12, the runtime's version."""
+    if sys.version_info[:2] == (3, 12):
+        return sys.executable
+    found = shutil.which("python3.12")
+    if not found:
+        raise RuntimeError("the local runner needs python3.12 (the Lambda runtime's version) on PATH")
+    return found
+
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -149,7 +166,7 @@ class Worker:
         self.spec = spec
         self._log = open(log_file, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, str(BOOTSTRAP), str(code_dir), spec.handler],
+            [runtime_python(), *RUNTIME_FLAGS, str(BOOTSTRAP), str(code_dir), spec.handler],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -428,7 +445,7 @@ class LocalLambdaRunner:
         code = self.code_fetcher(name)
         target = self.work_dir / "code" / f"{name}-{hashlib.sha256(code).hexdigest()[:12]}"
         if not target.exists():
-            tmp = target.with_suffix(".tmp")
+            tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
             zipfile.ZipFile(io.BytesIO(code)).extractall(tmp)
             tmp.rename(target)
         return target

@@ -38,8 +38,6 @@ locals {
     artifacts_dir      = var.artifacts_dir
     metrics_namespace  = "QueuePatterns"
     log_retention_days = var.log_retention_days
-    build_in_docker    = var.build_in_docker
-    docker_image       = var.docker_image
     tags               = {}
   }
   tags = {

@@ -31,22 +31,6 @@ variable "artifacts_dir" {
   default     = "builds"
 }
 
-variable "build_in_docker" {
-  description = "Build function packages in the SAM python3.12 build image (docker_image). Required on hosts that are not Linux x86_64 with python3.12 on PATH: the host's pip would pack the wrong native wheels (pydantic_core)."
-  type        = bool
-  default     = false
-}
-
-variable "docker_image" {
-  description = "Image the packages are built in when build_in_docker is true (the runtime's SAM build image)."
-  type        = string
-  default     = "public.ecr.aws/sam/build-python3.12"
-  validation {
-    condition     = length(var.docker_image) > 0
-    error_message = "docker_image must name the build image (e.g. public.ecr.aws/sam/build-python3.12)."
-  }
-}
-
 variable "log_retention_days" {
   description = "CloudWatch Logs retention for every function."
   type        = number

@@ -221,24 +221,19 @@ def test_readme_configuration_lists_every_root_variable():
             assert f"`{key}`" in readme or f"`relay.{key.split('.')[-1]}`" in readme, key
 
 
-def test_an_aws_plan_refuses_a_host_that_would_pack_the_wrong_wheels(tmp_path):
-    """The real module pip-installs for python3.12 on this host: off Linux x86_64 the zips would
-    carry the wrong pydantic_core, so make refuses first (a fake ``uname`` plays a Mac)."""
-    bare = tmp_path / "bin"
-    bare.mkdir()
-    (bare / "uname").write_text("#!/bin/sh\necho 'Darwin arm64'\n")
-    (bare / "uname").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bare}:{os.environ['PATH']}", "MAKEFLAGS": ""}
-    refused = make("check-build-host", "ENV=dev", env=env)
+def test_an_aws_plan_refuses_a_host_without_python312(tmp_path):
+    """The zips carry bytecode for the runtime's Python: without python3.12 make refuses first."""
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "MAKEFLAGS": ""}
+    refused = make("check-build-host", "ENV=dev", f"VENV={tmp_path}", env=env)
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "this host is Darwin arm64" in refused.stderr and "BUILD_IN_DOCKER=1" in refused.stderr
-    assert make("check-build-host", "ENV=dev", "BUILD_IN_DOCKER=1", env=env).returncode == 0
+    assert "put python3.12 on PATH" in refused.stderr
+    assert make("check-build-host", "ENV=dev").returncode == 0
 
 
-def test_an_aws_plan_inits_with_the_account_state_bucket_and_passes_the_build_mode():
-    dry = make("-n", "plan", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333", "BUILD_IN_DOCKER=1")
+def test_an_aws_plan_inits_with_the_account_state_bucket():
+    dry = make("-n", "plan", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333")
     assert "-backend-config=bucket=qp-terraform-state-dev-111122223333" in dry.stdout, dry.stdout + dry.stderr
-    assert "-var=build_in_docker=true" in dry.stdout
+    assert "build_in_docker" not in dry.stdout
 
 
 def test_redrive_takes_a_count_or_a_rate():

@@ -1,20 +1,22 @@
-"""Function packages: the patterns the function module passes, applied as 8.8.1 applies them.
+"""Function packages: what the function module builds, checked as the python3.12 runtime runs it.
 
-Unit tests check the stand-in's pattern filter against the real module's semantics. The e2e
-test builds every function's zip with Python 3.12 and imports each handler in a clean 3.12
-venv holding only what the python3.12 Lambda runtime ships (boto3/botocore), the zip first
-on sys.path as /var/task is: a package that needs something the runtime lacks, or that ships
-its own copy of the SDK, fails here instead of on AWS.
+Unit tests: the lock files, the module's patterns (applied as 8.8.1 applies them), the stand-in's
+``commands`` semantics against the facts in tests/reference, and build.py's bytecode. The e2e
+tests take each function's zip from the deployed stack, the one the local runner runs, and
+import it with Python 3.12 and nothing but the zip; and show that the zip's SDK is the one that
+runs, by deploying a dispatcher whose zip carries an older botocore.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
-import os
 import re
-import shutil
 import subprocess
+import sys
+import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -26,54 +28,100 @@ assert _spec and _spec.loader
 package = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(package)
 FUNCTION = REPO / "terraform" / "modules" / "function" / "main.tf"
-BUILD = REPO / ".build" / "runtime-check"
-# The SDK the python3.12 runtime ships (AWS: "Runtime-included SDK versions" in the Lambda
-# Python guide); a 1.34 release, as on the runtime through 2024-2025.
-RUNTIME_SDK = ["boto3==1.34.145", "botocore==1.34.145"]
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+BUILD_SCRIPT = REPO / "terraform" / "modules" / "function" / "build.py"
+FUNCTIONS = sorted(p.parent.name for p in (REPO / "functions").glob("*/app.py"))
+ZIP_LIMIT = 6 * 1000 * 1000  # the project's budget for a function's zip, SDK included
+# The SDK the python3.12 runtime shipped through 2024-2025 ("Runtime-included SDK versions" in
+# the Lambda Python guide): older than S3 conditional writes.
+OLD_RUNTIME_BOTOCORE = "botocore==1.34.145"
+
+
+def hcl_local(name: str) -> str:
+    match = re.search(rf'^  {name}\s*=\s*"([^"]*)"', FUNCTION.read_text(), re.M)
+    assert match, f"modules/function has no local.{name}"
+    return match.group(1)
 
 
 def package_patterns() -> list[str]:
-    text = FUNCTION.read_text()
-    block = re.search(r"package_patterns = \[(.*?)\n  \]", text, re.S)
+    block = re.search(r"package_patterns = \[(.*?)\n  \]", FUNCTION.read_text(), re.S)
     assert block, "modules/function has no local.package_patterns"
-    return [s.replace("\\\\", "\\") for s in re.findall(r'"((?:[^"\\]|\\.)*)"', block.group(1))]
+    patterns = [s.replace("\\\\", "\\") for s in re.findall(r'"((?:[^"\\]|\\.)*)"', block.group(1))]
+    return [p.replace("${local.sdk_services}", hcl_local("sdk_services")) for p in patterns]
 
 
-def kept(path: str, prefix: str = "") -> bool:
-    rules = package.compile_patterns(package_patterns())
-    name = os.path.normpath(os.path.join(prefix, path)) + ("/" if path.endswith("/") else "")
-    return package.included(name, rules)
+def kept(path: str) -> bool:
+    return package.included(path, package.compile_patterns(package_patterns()))
 
 
-def test_runtime_sdk_and_bytecode_are_left_out_of_every_zip():
-    for path in [
-        "boto3/",
-        "boto3/session.py",
-        "botocore/data/sqs/2012-11-05/service-2.json.gz",
-        "botocore-1.35.99.dist-info/METADATA",
-        "s3transfer/manager.py",
-        "jmespath/parser.py",
-        "urllib3/connection.py",
-        "dateutil/tz/tz.py",
-        "python_dateutil-2.9.0.post0.dist-info/RECORD",
-        "six.py",
-        "six-1.16.0.dist-info/METADATA",
-        "__pycache__/app.cpython-312.pyc",
-        "bin/jp.py",
-    ]:
-        assert not kept(path), path
-    assert not kept("__pycache__/messages.cpython-312.pyc", prefix="shared")
+# --- lock files ------------------------------------------------------------------------------
+
+
+def locked(folder: str) -> dict[str, str]:
+    text = (REPO / "functions" / folder / "requirements.txt").read_text()
+    return dict(re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.M))
+
+
+@pytest.mark.parametrize("folder", FUNCTIONS)
+def test_every_function_pins_its_whole_dependency_set_with_hashes(folder: str):
+    text = (REPO / "functions" / folder / "requirements.txt").read_text()
+    requirements = [r for r in re.split(r"(?<!\\)\n", text) if r.strip() and not r.lstrip().startswith("#")]
+    assert requirements, folder
+    for requirement in requirements:
+        name = requirement.split("==")[0]
+        assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==\S+ \\", requirement), f"{folder}: {name} is not pinned"
+        assert "--hash=sha256:" in requirement, f"{folder}: {name} has no hash"
+    pins = locked(folder)
+    wanted = re.findall(r"^([A-Za-z0-9_.\-]+)", (REPO / "functions" / folder / "requirements.in").read_text(), re.M)
+    assert set(wanted) <= set(pins), f"{folder}: requirements.in names {set(wanted) - set(pins)} the lock lacks"
+    # The SDK and everything it needs are ours, not the runtime's.
+    assert {"botocore", "jmespath", "python-dateutil", "urllib3", "six"} <= set(pins), folder
+
+
+def test_every_client_the_code_creates_is_a_service_the_zip_keeps():
+    services = set(hcl_local("sdk_services").split("|"))
+    used: set[str] = set()
+    for path in [*REPO.glob("functions/*/app.py"), *REPO.glob("shared/*.py")]:
+        used |= set(re.findall(r'\bclient\("([a-z0-9-]+)"\)', path.read_text()))
+    assert used and used <= services, f"clients of {used - services} would find no service model in the zip"
+    for service in services:
+        assert kept(f"botocore/data/{service}/2012-11-05/service-2.json.gz"), service
+        assert not kept(f"botocore/data/{service}x/2012-11-05/service-2.json.gz"), service
+
+
+# --- patterns --------------------------------------------------------------------------------
+
+
+def test_patterns_keep_the_sdk_and_bytecode_and_drop_what_no_handler_loads():
     for path in [
         "app.py",
-        "pydantic/main.py",
+        "__pycache__/app.cpython-312.pyc",
+        "shared/__pycache__/messages.cpython-312.pyc",
+        "botocore/client.pyc",
+        "botocore/data/endpoints.json",
+        "botocore/data/s3/2006-03-01/service-2.json.gz",
+        "botocore/data/dynamodb/2012-08-10/endpoint-rule-set-1.json.gz",
+        "boto3/session.pyc",
+        "pydantic/main.pyc",
         "pydantic_core/_pydantic_core.cpython-312-x86_64-linux-gnu.so",
-        "aws_xray_sdk/core/recorder.py",
-        "aws_lambda_powertools/logging/logger.py",
-        "wrapt/wrappers.py",
+        "aws_lambda_powertools/utilities/batch/base.pyc",
+        "aws_lambda_powertools/utilities/idempotency/idempotency.pyc",
+        "aws_lambda_powertools/utilities/parser/envelopes/sqs.pyc",
+        "botocore-1.44.8.dist-info/METADATA",
     ]:
         assert kept(path), path
-    assert kept("messages.py", prefix="shared")
+    for path in [
+        "botocore/data/ec2/2016-11-15/service-2.json.gz",
+        "botocore/data/s3control/2018-08-20/service-2.json.gz",
+        "boto3/data/s3/2006-03-01/resources-1.json",
+        "pydantic/v1/main.pyc",
+        "aws_lambda_powertools/event_handler/api_gateway.pyc",
+        "aws_lambda_powertools/utilities/parameters/ssm.pyc",
+        "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz",
+        "botocore-1.44.8.dist-info/RECORD",
+        "wrapt/__init__.pyi",
+        "wrapt-stubs/__init__.pyi",
+    ]:
+        assert not kept(path), path
 
 
 def test_filter_has_the_real_modules_semantics():
@@ -86,88 +134,215 @@ def test_filter_has_the_real_modules_semantics():
     assert package.included("anything", None)
 
 
-def test_stand_in_zip_honours_patterns(tmp_path: Path):
+# --- the stand-in's commands, against the facts about 8.8.1 ----------------------------------
+
+
+def names(zip_path: Path) -> list[str]:
+    return zipfile.ZipFile(zip_path).namelist()
+
+
+def test_commands_run_in_the_entrys_folder_and_zip_where_the_shell_ended(tmp_path: Path):
     src = tmp_path / "src"
-    (src / "__pycache__").mkdir(parents=True)
-    (src / "app.py").write_text("x = 1\n")
-    (src / "six.py").write_text("")
-    (src / "__pycache__" / "app.cpython-312.pyc").write_bytes(b"")
+    src.mkdir()
+    (src / "marker").write_text("")
+    spec = [
+        {
+            "path": str(src),
+            "commands": [
+                "test -f marker",
+                "mkdir -p ../built/sub && echo x > ../built/sub/a.py",
+                "cd ../built",
+                ":zip",
+            ],
+            "patterns": ["!.*\\.pyc"],
+        },
+        {"path": str(src), "commands": ["cd ../built", ":zip sub pre"], "prefix_in_zip": "ignored"},
+    ]
     out = tmp_path / "out.zip"
-    package.build(out, [{"path": str(src), "prefix_in_zip": "", "patterns": package_patterns()}])
-    assert zipfile.ZipFile(out).namelist() == ["app.py"]
+    package.build(out, spec)
+    assert names(out) == ["pre/a.py", "sub/a.py"]
 
 
-def python312() -> str:
-    candidates = (
-        os.environ.get("PYTHON312"),
-        shutil.which("python3.12"),
-        str(Path.home() / ".pyenv/versions/3.12.1/bin/python"),
+def test_patterns_of_a_commands_entry_match_paths_joined_to_the_zip_prefix(tmp_path: Path):
+    built = tmp_path / "built"
+    (built / "__pycache__").mkdir(parents=True)
+    (built / "m.py").write_text("")
+    (built / "__pycache__" / "m.cpython-312.pyc").write_bytes(b"")
+    spec = [{"path": str(tmp_path), "commands": [":zip built shared"], "patterns": ["!shared/__pycache__/.*"]}]
+    out = tmp_path / "out.zip"
+    package.build(out, spec)
+    assert names(out) == ["shared/m.py"]
+
+
+def test_a_failing_command_fails_the_build_and_writes_no_zip(tmp_path: Path):
+    out = tmp_path / "out.zip"
+    with pytest.raises(SystemExit, match="Script did not run successfully, exit code 3"):
+        package.build(out, [{"path": str(tmp_path), "commands": ["exit 3", ":zip"]}])
+    assert not out.exists()
+
+
+def test_the_reference_states_the_commands_semantics_the_stand_in_implements():
+    facts = (REPO / "tests" / "reference" / "terraform-aws-lambda-8.8.1-commands.txt").read_text()
+    for fact in [
+        "set:workdir",
+        ":zip [path [prefix_in_zip]]",
+        "pwd",
+        "prefix_in_zip, pip_requirements",
+        "Script did not run successfully",
+    ]:
+        assert fact in facts, fact
+
+
+# --- build.py -------------------------------------------------------------------------------
+
+
+def run_build(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BUILD_SCRIPT), *args], cwd=cwd, capture_output=True, text=True)
+
+
+def pyc_flags(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[4:8], "little")
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 12), reason="build.py compiles for the runtime's Python 3.12")
+def test_build_ships_unchecked_hash_bytecode_beside_the_folders_own_sources(tmp_path: Path):
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "app.py").write_text("def f():\n    return 1\n")
+    (src / "pkg" / "__init__.py").write_text("")
+    (src / "requirements.in").write_text("pydantic\n")
+    done = run_build("--prefix", "shared", ".", str(tmp_path / "out"), cwd=src)
+    assert done.returncode == 0, done.stderr
+    out = Path(done.stdout.strip())
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == [
+        "__pycache__/app.cpython-312.pyc",
+        "app.py",
+        "pkg/__init__.py",
+        "pkg/__pycache__/__init__.cpython-312.pyc",
+    ]
+    assert pyc_flags(out / "__pycache__" / "app.cpython-312.pyc") == 0b01  # hash-based, source never checked
+    code = (out / "__pycache__" / "app.cpython-312.pyc").read_bytes()
+    assert b"/var/task/shared/app.py" in code  # the path the runtime shows, whatever the build host
+
+
+def test_build_refuses_another_python(tmp_path: Path):
+    other = next(
+        (p for p in ("python3.11", "python3.13") if subprocess.run(["which", p], capture_output=True).returncode == 0),
+        None,
     )
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
-            if probe.stdout.strip() == b"(3, 12)":  # a pyenv shim may exist yet run no 3.12
-                return candidate
-    pytest.fail("python3.12 is needed to build and import the packages as the python3.12 runtime does")
+    if other is None:
+        pytest.fail("no second Python version to check the refusal with")
+    done = subprocess.run(
+        [other, str(BUILD_SCRIPT), ".", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "python3.12" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
-def runtime_venv(python: str) -> Path:
-    """A venv with only the runtime's SDK, cached under .build/ (built once)."""
-    venv = BUILD / ("runtime-" + "-".join(RUNTIME_SDK).replace("==", ""))
-    if not (venv / ".complete").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *RUNTIME_SDK],
-            check=True,
-        )
-        (venv / ".complete").touch()
-    return venv
+# --- the zips as deployed, run as the runtime runs them ---------------------------------------
 
 
-@pytest.mark.plans
-def test_every_handler_imports_on_the_python312_runtime_with_only_its_zip(tmp_path: Path):
-    python = python312()
-    venv = runtime_venv(python)
-    functions = sorted(p.parent.name for p in (REPO / "functions").glob("*/app.py"))
-    assert len(functions) >= 8
-    for name in functions:
-        spec = [
-            {
-                "path": str(REPO / "functions" / name),
-                "prefix_in_zip": "",
-                "pip_requirements": True,
-                "patterns": package_patterns(),
-            },
-            {"path": str(REPO / "shared"), "prefix_in_zip": "shared", "patterns": package_patterns()},
-        ]
-        zip_path = BUILD / f"{name}.zip"
-        script = REPO / "local" / "lambda_standin" / "package.py"
-        subprocess.run([python, str(script), "--output", str(zip_path), "--spec", json.dumps(spec)], check=True)
+def deployed_zip(stack, name: str) -> bytes:
+    return stack.emulator.function_code(name)
+
+
+def runtime_probe(task: Path, services: list[str]) -> subprocess.CompletedProcess:
+    """Import the handler and make every client, in python3.12 with the zip and the standard library only."""
+    from local.runner import RUNTIME_FLAGS, runtime_python
+
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import app, botocore.session\n"
+        "session = botocore.session.get_session()\n"
+        "for service in sys.argv[2].split(','): session.create_client(service, region_name='us-east-1')\n"
+        "import botocore; print(botocore.__version__, botocore.__file__)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "Check",
+        "POWERTOOLS_SERVICE_NAME": "check",
+        "LAMBDA_TASK_ROOT": str(task),
+    }
+    command = [runtime_python(), *RUNTIME_FLAGS, "-c", probe, str(task), ",".join(services)]
+    return subprocess.run(command, cwd=task, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.e2e
+def test_every_deployed_zip_runs_on_python312_with_nothing_but_itself(stack, tmp_path: Path):
+    services = hcl_local("sdk_services").split("|")
+    deployed = sorted(stack.runner.functions)
+    assert len({stack.runner.functions[n].handler for n in deployed}) >= 1 and len(deployed) >= len(FUNCTIONS)
+    for name in deployed:
+        code = deployed_zip(stack, name)
+        assert len(code) <= ZIP_LIMIT, f"{name}: {len(code) / 1e6:.2f} MB"
         task = tmp_path / name
-        with zipfile.ZipFile(zip_path) as zf:
-            names = zf.namelist()
+        with zipfile.ZipFile(io.BytesIO(code)) as zf:
+            listing = zf.namelist()
             zf.extractall(task)
-        top = {n.split("/")[0] for n in names}
-        assert not top & set(RUNTIME_PROVIDED), f"{name}: ships {sorted(top & set(RUNTIME_PROVIDED))}"
-        assert any(n.startswith("pydantic_core/") and "cpython-312-x86_64-linux-gnu" in n for n in names), name
-        probe = (
-            "import sys; sys.path.insert(0, '/var/task'.replace('/var/task', sys.argv[1]))\n"
-            "import app, botocore, boto3\n"
-            "assert not botocore.__file__.startswith(sys.argv[1]), botocore.__file__\n"
-            "print(boto3.__version__, botocore.__version__)\n"
-        )
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "Check",
-            "POWERTOOLS_SERVICE_NAME": name,
-            "LAMBDA_TASK_ROOT": str(task),
-        }
-        done = subprocess.run(
-            [str(venv / "bin/python"), "-s", "-c", probe, str(task)], cwd=task, env=env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, f"{name} does not import on the runtime:\n{done.stderr[-3000:]}"
-        assert done.stdout.split() == [v.split("==")[1] for v in RUNTIME_SDK], done.stdout
+        assert "__pycache__/app.cpython-312.pyc" in listing and "botocore/client.pyc" in listing, name
+        done = runtime_probe(task, services)
+        assert done.returncode == 0, f"{name} does not run on its zip alone:\n{done.stderr[-3000:]}"
+        version, where = done.stdout.split()
+        assert where.startswith(str(task)), where
+        folder = next(f for f in FUNCTIONS if name.endswith(f.replace("_", "-")) or f.replace("_", "-") + "-" in name)
+        assert version == locked(folder)["botocore"], f"{name}: runs botocore {version}"
+
+
+@pytest.mark.e2e
+def test_a_dispatcher_zip_with_the_runtimes_old_botocore_cannot_write_documents(stack, tmp_path: Path):
+    """The local runner runs the zip's own SDK: the botocore the runtime shipped rejects If-None-Match."""
+    lam = stack.client("lambda")
+    dispatchers = sorted(n for n in stack.runner.functions if "sticky-dispatcher" in n and "-fifo-" not in n)
+    assert dispatchers
+    originals = {name: deployed_zip(stack, name) for name in dispatchers}
+    task = tmp_path / "old"
+    with zipfile.ZipFile(io.BytesIO(originals[dispatchers[0]])) as zf:
+        zf.extractall(task)
+    for old in task.glob("botocore*"):
+        subprocess.run(["rm", "-rf", str(old)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(task), OLD_RUNTIME_BOTOCORE],
+        check=True,
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(task.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(task))
+    marks = {name: stack.runner.pools[name].log_file.stat().st_size for name in dispatchers}
+    user = f"old-sdk-{uuid.uuid4().hex[:8]}"
+    try:
+        for name in dispatchers:
+            lam.update_function_code(FunctionName=name, ZipFile=buffer.getvalue())
+        event = {"messages": [{"user_id": user, "message_id": f"{user}-1", "body": {"n": 1}}]}
+        lam.invoke(FunctionName=stack.outputs["sticky_queue"]["ingester_function_name"], Payload=json.dumps(event))
+        deadline, seen = time.time() + 60, ""
+        while time.time() < deadline and "ParamValidationError" not in seen:
+            time.sleep(1)
+            seen = ""
+            for name in dispatchers:
+                with open(stack.runner.pools[name].log_file) as log:
+                    log.seek(marks[name])
+                    seen += log.read()
+        assert "ParamValidationError" in seen and "IfNoneMatch" in seen, seen[-3000:]
+    finally:
+        for name, code in originals.items():
+            lam.update_function_code(FunctionName=name, ZipFile=code)
+    s3 = stack.client("s3")
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=stack.outputs["document_bucket"], Key=f"users/{user}.json")
+
+
+@pytest.mark.e2e
+def test_make_deploy_builds_the_zip_the_apply_deployed(stack, tmp_path: Path):
+    """``make deploy`` rebuilds from the spec the apply built with: unchanged sources, the same zip."""
+    from local import local_env
+
+    for name in sorted(stack.runner.functions)[:2]:
+        rebuilt = local_env.build_zip(local_env.build_record(name), tmp_path / f"{name}.zip")
+        deployed = deployed_zip(stack, name)
+        assert zipfile.ZipFile(io.BytesIO(rebuilt)).namelist() == zipfile.ZipFile(io.BytesIO(deployed)).namelist()
+        assert rebuilt == deployed, name

@@ -79,6 +79,45 @@ def test_worker_runs_in_its_own_process_with_the_deployed_environment(tmp_path):
         pool.close()
 
 
+def test_a_worker_sees_its_code_and_the_standard_library_only(tmp_path):
+    """As on the runtime: a package the zip lacks is missing, whatever the developer's venv holds."""
+    pool = make_function(
+        tmp_path,
+        "import importlib.util, sys, sysconfig\n"
+        "def handler(event, context):\n"
+        "    names = ('json', 'pytest', 'botocore', 'local', 'calls')\n"
+        "    found = {m: importlib.util.find_spec(m) is not None for m in names}\n"
+        "    return {'found': found, 'path': sys.path, 'version': list(sys.version_info[:2]),\n"
+        "            'stdlib': sysconfig.get_paths()['stdlib'], 'bytecode': sys.dont_write_bytecode}\n",
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},  # ignored, as the runtime's own setting wins
+    )
+    try:
+        result = pool.invoke({})
+        assert result.ok, result.error
+        found, path = result.payload["found"], result.payload["path"]
+        assert found == {"json": True, "pytest": False, "botocore": False, "local": False, "calls": False}
+        assert path[0] == str(tmp_path / "code") and all(
+            p.startswith(result.payload["stdlib"][: -len("/python3.12")]) for p in path[1:]
+        )
+        assert result.payload["version"] == [3, 12] and result.payload["bytecode"] is True
+    finally:
+        pool.close()
+
+
+def with_dev_sdk(code: Path) -> None:
+    """Put the development venv's botocore (and what it needs) in a test function's code, as a zip carries its SDK."""
+    import botocore
+    import dateutil
+    import jmespath
+    import urllib3
+
+    for module in (botocore, dateutil, jmespath, urllib3):
+        (code / Path(module.__file__).parent.name).symlink_to(Path(module.__file__).parent)
+    import six
+
+    (code / "six.py").symlink_to(Path(six.__file__))
+
+
 def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
     pool = make_function(
         tmp_path,
@@ -170,9 +209,9 @@ def test_pending_counts_the_asynchronous_invocations_not_yet_started(tmp_path):
 def test_each_invocation_reports_the_aws_calls_it_made(tmp_path):
     pool = make_function(
         tmp_path,
-        "import boto3\n"
+        "import botocore.session\n"
         "def handler(event, context):\n"
-        "    s3 = boto3.client('s3', region_name='us-east-1', endpoint_url='http://127.0.0.1:9')\n"
+        "    s3 = botocore.session.get_session().create_client('s3', region_name='us-east-1', endpoint_url='http://127.0.0.1:9')\n"
         "    try:\n"
         "        s3.put_object(Bucket='b', Key='k', Body=b'12345')\n"
         "    except Exception:\n"
@@ -181,6 +220,7 @@ def test_each_invocation_reports_the_aws_calls_it_made(tmp_path):
         timeout=30,
         env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_MAX_ATTEMPTS": "1"},
     )
+    with_dev_sdk(pool.code_dir)
     try:
         result = pool.invoke({})
         assert result.usage == {"calls": {"s3:PutObject": 1}, "s3_put_bytes": 5}

@@ -91,8 +91,8 @@ def test_stand_in_has_the_real_modules_variable_names_and_types():
 
 def test_production_pins_the_registry_module_and_a_current_provider():
     (_, body), *_ = module_calls_of_registry_module()
-    assert re.search(r'version\s*=\s*"~> 8\.8"', body)
-    assert re.search(r'version\s*=\s*"~> 6\.28"', (TF / "versions.tf").read_text())  # bounded: issue 8 item 5
+    assert re.search(r'version\s*=\s*"8\.8\.1"', body)  # exactly the version tests/reference describes
+    assert re.search(r'version\s*=\s*"~> 6\.28"', (TF / "versions.tf").read_text())  # bounded
 
 
 def test_every_variable_has_a_description_and_a_type():

@@ -14,6 +14,7 @@ locals {
     prefix_in_zip    = try(s.prefix_in_zip, "")
     pip_requirements = try(s.pip_requirements, false)
     patterns         = try(s.patterns, [])
+    commands         = try(s.commands, null)
   } if s != null]
   # Like the real module: the file name is a hash of the sources, the runtime and hash_extra,
   # so two calls with the same source_path and hash_extra build the same file.
@@ -40,7 +41,8 @@ resource "terraform_data" "archive" {
   triggers_replace = [local.filename, var.trigger_on_package_timestamp ? local.source_hash : null]
 
   provisioner "local-exec" {
-    command = "python3 ${path.module}/package.py --output '${local.filename}' --spec '${jsonencode(local.sources)}' --runtime '${var.runtime}'${var.build_in_docker ? " --docker-image '${var.docker_image}'" : ""}"
+    # --record: the spec this function was built from, which `make deploy` rebuilds it with.
+    command = "python3 ${path.module}/package.py --output '${local.filename}' --spec '${jsonencode(local.sources)}' --runtime '${var.runtime}' --record '${var.artifacts_dir}/${var.function_name}.package.json'"
   }
 }
 

@@ -1,28 +1,30 @@
-"""Build a Lambda zip like terraform-aws-modules/lambda does for python source_path entries.
+"""Build a Lambda zip as terraform-aws-modules/lambda 8.8.1 does for this project's source_path.
 
-Each spec entry: {"path", "prefix_in_zip", "pip_requirements", "patterns"}. Requirements are
-installed with the current interpreter (the one the local runner uses) into a cache keyed by
-the requirements file's hash, shared between functions; with --docker-image, inside that image
-(as the real module's build_in_docker). The zip is deterministic.
+Each spec entry is {"path", "prefix_in_zip", "patterns", "commands"}, with the real module's
+semantics (package.py BuildPlanManager, 8.8.1) for the forms the project uses:
 
-``patterns`` have the real module's semantics (package.py ZipContentFilter, 8.8.1): each is a
-regular expression matched with fullmatch against a path relative to the source directory (or
-the pip target), joined to prefix_in_zip; directories are tested as "dir/". A pattern starting
-with "!" excludes, any other re-includes; the last matching pattern wins; no match = included.
-The patterns of an entry apply to its pip requirements and to its directory.
+* without ``commands``: the files under ``path``, under ``prefix_in_zip``;
+* with ``commands``: the shell commands run with ``path`` as working directory, in one ``sh``
+  per run of commands between ``:zip`` lines (a failing script fails the build); ``:zip [dir
+  [prefix]]`` adds the files under ``dir`` (default: the directory the last script ended in,
+  relative paths from there) under ``prefix``. ``prefix_in_zip`` is not read for such an entry.
+
+``patterns`` (ZipContentFilter): each is a regular expression matched with fullmatch against
+a path relative to the directory zipped, joined to its prefix; directories are tested as
+"dir/". A pattern starting with "!" excludes, any other re-includes; the last matching pattern
+wins; no match = included. The zip is deterministic (fixed timestamps, sorted names).
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import json
 import os
 import re
-import shutil
+import shlex
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -56,72 +58,54 @@ def files_under(root: Path, prefix: str = "", rules: Rules | None = None):
                 yield rel, Path(dirpath) / name
 
 
-def install_requirements(requirements: Path, cache_root: Path, docker_image: str | None = None) -> Path:
-    mode = f"docker:{docker_image}" if docker_image else sys.version
-    digest = hashlib.sha256(requirements.read_bytes() + mode.encode()).hexdigest()[:16]
-    target = cache_root / digest
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with open(cache_root / f"{digest}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / ".complete").exists():
-            if docker_image:
-                if not shutil.which("docker"):
-                    sys.exit("build_in_docker is set but no docker CLI is on PATH")
-                shutil.copy2(requirements, cache_root / f"{digest}.requirements.txt")
-                subprocess.run(
-                    [
-                        "docker",
-                        "run",
-                        "--rm",
-                        "-v",
-                        f"{cache_root.resolve()}:/build",
-                        docker_image,
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "-r",
-                        f"/build/{digest}.requirements.txt",
-                        "--target",
-                        f"/build/{digest}",
-                    ],
-                    check=True,
-                )
-            else:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                        "-r",
-                        str(requirements),
-                        "--target",
-                        str(target),
-                        "--upgrade",
-                    ],
-                    check=True,
-                )
-            (target / ".complete").touch()
-    return target
+def run_script(script: str, workdir: Path) -> Path:
+    """Run one batch of commands as the real module's ``sh`` step does; return where it ended."""
+    with tempfile.NamedTemporaryFile("r") as where:
+        done = subprocess.run(
+            ["sh", "-c", f"{script}\nretcode=$?\npwd >{where.name}\nexit $retcode"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            output = f"{done.stdout.strip()} - {done.stderr.strip()}"
+            sys.exit(f"Script did not run successfully, exit code {done.returncode}: {output}")
+        return Path(where.read().strip())
 
 
-def build(output: Path, spec: list[dict], docker_image: str | None = None) -> None:
+def entry_files(item: dict) -> dict[str, Path]:
+    """What one source_path entry adds to the zip: {name in zip: file}."""
+    path = Path(item["path"]).resolve()
+    rules = compile_patterns(item.get("patterns"))
+    commands = item.get("commands")
+    if not commands:
+        return dict(files_under(path, item.get("prefix_in_zip") or "", rules))
+    if isinstance(commands, str):
+        commands = [c.strip() for c in commands.splitlines()]
+    entries: dict[str, Path] = {}
+    workdir, batch = path, []
+    for command in commands:
+        if not command.startswith(":zip"):
+            batch.append(command)
+            continue
+        if batch:
+            workdir, batch = run_script("\n".join(batch), workdir), []
+        words = shlex.split(command)
+        if len(words) > 3:
+            sys.exit(":zip invalid call signature, use: ':zip [path [prefix_in_zip]]'")
+        target = workdir / os.path.normpath(words[1]) if len(words) > 1 else workdir
+        entries.update(files_under(target, words[2].strip() if len(words) > 2 else "", rules))
+    if batch:
+        run_script("\n".join(batch), workdir)
+    return entries
+
+
+def build(output: Path, spec: list[dict]) -> None:
     entries: dict[str, Path] = {}
     for item in spec:
-        path = Path(item["path"])
-        prefix = item.get("prefix_in_zip") or ""
-        rules = compile_patterns(item.get("patterns"))
-        if item.get("pip_requirements"):
-            deps = install_requirements(path / "requirements.txt", output.parent / "deps", docker_image)
-            for name, f in files_under(deps, prefix, rules):
-                if name != ".complete":
-                    entries[name] = f
-        for name, f in files_under(path, prefix, rules):
-            entries[name] = f
+        entries.update(entry_files(item))
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(".tmp")
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -136,9 +120,13 @@ def main() -> None:
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--spec", required=True)
     parser.add_argument("--runtime", default="")
-    parser.add_argument("--docker-image", default=None)
+    parser.add_argument("--record", type=Path, help="also write the spec here (what make deploy rebuilds from)")
     args = parser.parse_args()
-    build(args.output, json.loads(args.spec), args.docker_image)
+    spec = json.loads(args.spec)
+    build(args.output, spec)
+    if args.record:
+        record = {"spec": spec, "runtime": args.runtime, "cwd": os.getcwd()}  # paths are relative to cwd
+        args.record.write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

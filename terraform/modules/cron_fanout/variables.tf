@@ -7,8 +7,6 @@ variable "context" {
     metrics_namespace  = string
     log_retention_days = number
     tags               = map(string)
-    build_in_docker    = optional(bool, false)
-    docker_image       = optional(string, "")
   })
 }
 

@@ -5,9 +5,9 @@
 # This is the only call of the registry module in the tree. Offline runs generate a copy
 # of terraform/ in which this source points at ../lambda_standin (same interface).
 module "lambda" {
-  #checkov:skip=CKV_TF_1:Registry module pinned by version (~> 8.8); .terraform.lock.hcl pins providers, and the offline copy replaces this source.
+  #checkov:skip=CKV_TF_1:Registry module pinned to an exact version (the one tests/reference describes); .terraform.lock.hcl pins providers, and the offline copy replaces this source.
   source  = "terraform-aws-modules/lambda/aws"
-  version = "~> 8.8"
+  version = "8.8.1"
 
   function_name = "${var.context.name_prefix}-${var.name}"
   description   = var.description
@@ -17,27 +17,27 @@ module "lambda" {
   timeout       = var.timeout
   memory_size   = var.memory_size
 
-  # Patterns are regexes over paths relative to each source directory (and the pip target),
-  # "!" excludes (the real module's package.py semantics; the stand-in's package.py mirrors them).
+  # Two parts, each built by build.py into a directory the module then zips through `patterns`
+  # (regexes over paths in the zip, "!" excludes, the last match wins): the function's folder
+  # with every package its lock file pins (the AWS SDK included), and shared/ under shared/.
+  # The module hashes each part's folder to name the zip; build.py is in hash_extra.
   source_path = [
     {
-      path             = "${var.context.code_root}/functions/${var.folder}"
-      pip_requirements = true
-      patterns         = local.package_patterns
+      path     = "${var.context.code_root}/functions/${var.folder}"
+      commands = ["set -e", "out=$(${local.build} --requirements requirements.txt . ${local.build_dir}/function)", "cd \"$out\"", ":zip"]
+      patterns = local.package_patterns
     },
     {
-      path          = "${var.context.code_root}/shared"
-      prefix_in_zip = "shared"
-      patterns      = local.package_patterns
+      path     = "${var.context.code_root}/shared"
+      commands = ["set -e", "out=$(${local.build} --prefix shared . ${local.build_dir}/shared)", "cd \"$out\"", ":zip . shared"]
+      patterns = local.package_patterns
     },
   ]
   artifacts_dir = var.context.artifacts_dir
   # Every function builds its own zip: N functions with one source_path would otherwise build
-  # one builds/<hash>.zip from N parallel runs. The runtime, architecture and build mode are in
-  # the hash too, so a zip built the wrong way gets a new name (and is rebuilt) when the mode changes.
+  # one builds/<hash>.zip from N parallel runs. The runtime, architecture and build script are in
+  # the hash too, so a change to any of them gets a new name (and is rebuilt).
   hash_extra                   = local.hash_extra
-  build_in_docker              = var.context.build_in_docker
-  docker_image                 = var.context.build_in_docker ? var.context.docker_image : ""
   trigger_on_package_timestamp = false
 
   environment_variables = merge(
@@ -72,19 +72,23 @@ module "lambda" {
 
 locals {
   architecture = "x86_64"
+  build_script = "${path.module}/build.py"
+  # Absolute: the module runs each part's commands in that part's folder.
+  build     = "python3.12 ${abspath(local.build_script)} --cache ${abspath(var.context.artifacts_dir)}/deps"
+  build_dir = "${abspath(var.context.artifacts_dir)}/src/${var.context.name_prefix}-${var.name}"
   hash_extra = join("|", [
-    var.context.name_prefix, var.name, var.runtime, local.architecture,
-    var.context.build_in_docker ? "docker:${var.context.docker_image}" : "host",
+    var.context.name_prefix, var.name, var.runtime, local.architecture, filesha256(local.build_script),
   ])
-  # The python3.12 runtime ships boto3/botocore and their dependencies; packing some of them
-  # (aws-xray-sdk pulls botocore) would mix SDK versions. Bytecode caches are never packed.
+  # The AWS services the functions call (shared/clients.py); the zip keeps only their models.
+  sdk_services = "dynamodb|lambda|s3|sns|sqs"
   package_patterns = [
-    "!(.*/)?__pycache__/.*",
-    "!.*\\.pyc",
-    "!(boto3|botocore|s3transfer|jmespath|urllib3|dateutil)/.*",
-    "!(boto3|botocore|s3transfer|jmespath|urllib3|python_dateutil|six)-[^/]+\\.dist-info/.*",
-    "!six\\.py",
-    "!bin/.*",
+    "!botocore/data/(?!(${local.sdk_services})/)[^/]+/.*",
+    "!boto3/data/.*",  # resource models: the code uses clients only
+    "!pydantic/v1/.*", # pydantic's v1 compatibility layer
+    "!aws_lambda_powertools/(event_handler|utilities/(auth_alpha|circuit_breaker|data_masking|feature_flags|kafka|parameters|streaming|validation))/.*",
+    "!dateutil/zoneinfo/.*\\.tar\\.gz",      # dateutil's own tz database: botocore uses dateutil.tz only
+    "![^/]+\\.dist-info/RECORD",             # pip's uninstall list; METADATA stays for importlib.metadata
+    "!(.*/)?[^/]+\\.pyi", "![^/]+-stubs/.*", # type stubs
   ]
 
   event_source_mapping = var.sqs_trigger == null ? {} : {
