@@ -22,7 +22,7 @@ from shared.messages import FanoutTick
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
 FANOUT_TOPIC_ARN = os.environ.get("FANOUT_TOPIC_ARN", "")

@@ -26,7 +26,7 @@ from shared.messages import FanoutTick, WorkItem
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
 ITEMS_TABLE = os.environ.get("ITEMS_TABLE", "")
