@@ -117,6 +117,53 @@ class FanoutTick(_Strict):
     of: int = Field(ge=1)
 
 
+class ScheduledEvent(_Deferred):
+    """The EventBridge event a schedule rule delivers to the counter (the fields of Powertools'
+    EventBridgeModel). Defined here for the reason SqsRecordModel is."""
+
+    model_config = ConfigDict(defer_build=True, populate_by_name=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+    replay_name: str | None = Field(default=None, alias="replay-name")
+
+
+class _SnsNotification(_Deferred):
+    """The fields of Powertools' SnsNotificationModel, the message being a FanoutTick (JSON)."""
+
+    Type: Literal["Notification"]
+    MessageId: str
+    TopicArn: str
+    Subject: str | None = None
+    Message: Json[FanoutTick]
+    Timestamp: datetime
+    UnsubscribeUrl: str
+    MessageAttributes: dict[str, Any] | None = None
+    SigningCertUrl: str | None = None
+    Signature: str | None = None
+    SignatureVersion: str | None = None
+
+
+class _SnsRecord(_Deferred):
+    EventSource: Literal["aws:sns"]
+    EventVersion: str
+    EventSubscriptionArn: str
+    Sns: _SnsNotification
+
+
+class FanoutTickEvent(_Deferred):
+    """The SNS event that starts a worker: each record's message is one FanoutTick."""
+
+    Records: list[_SnsRecord]
+
+
 # --- Pattern 3: relay consumer ------------------------------------------------------------
 
 

@@ -20,14 +20,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse, PartialItemFailures
+from typing import TYPE_CHECKING, Any
 
 from shared import large_payload
 from shared.clients import client
 from shared.messages import ConnectorMessage, ConnectorSqsRecord, ServiceResult
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse, PartialItemFailures
 
 ROUTE_ATTRIBUTE = "service"
 BROADCAST = "all"
@@ -189,6 +190,11 @@ def process_connector_batch(
 ) -> PartialItemFailureResponse:
     """A service handler's body: run each record (partial batch response), then publish the batch's
     notifications and hand-ons; a record whose messages could not be published is retried."""
+    # Imported here, not with the module: the preprocessor uses this module but processes no
+    # batch, and Powertools' batch package is a large import (with pydantic already imported,
+    # it imports every parser model Powertools has). The services import it before pydantic.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     outbox = Outbox()
 
     def record_handler(record: ConnectorSqsRecord) -> str:

@@ -13,16 +13,15 @@ import uuid
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import sqs
 from shared.clients import client
-from shared.messages import FanoutTick
+from shared.messages import FanoutTick, ScheduledEvent
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
 FANOUT_TOPIC_ARN = os.environ.get("FANOUT_TOPIC_ARN", "")
@@ -59,8 +58,8 @@ def publish_ticks(topic_arn: str, tick_id: str, count: int) -> int:
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=EventBridgeModel)
-def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict:
+@event_parser(model=ScheduledEvent)
+def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict:
     tick_id = event.id or str(uuid.uuid4())
     depth = queue_depth(WORK_QUEUE_URL)
     workers = workers_needed(depth, MAX_WORKERS)

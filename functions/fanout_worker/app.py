@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import envelopes, event_parser
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared import sqs
 from shared.clients import client
-from shared.messages import FanoutTick, WorkItem
+from shared.messages import FanoutTick, FanoutTickEvent, WorkItem
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
 ITEMS_TABLE = os.environ.get("ITEMS_TABLE", "")
@@ -94,9 +94,9 @@ def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int =
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=FanoutTick, envelope=envelopes.SnsEnvelope)
-def lambda_handler(ticks: list[FanoutTick], context: LambdaContext) -> dict:
-    results = [drain_once(WORK_QUEUE_URL, ITEMS_TABLE, tick) for tick in ticks]
+@event_parser(model=FanoutTickEvent)
+def lambda_handler(event: FanoutTickEvent, context: LambdaContext) -> dict:
+    results = [drain_once(WORK_QUEUE_URL, ITEMS_TABLE, record.Sns.Message) for record in event.Records]
     for name, value in (
         ("MessagesReceived", sum(r.received for r in results)),
         ("ItemsWritten", sum(r.written for r in results)),

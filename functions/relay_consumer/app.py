@@ -34,7 +34,7 @@ from shared.messages import ProcessedObject, RelayBaton, S3EventRecord, S3Notifi
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 QUEUE_URL = os.environ.get("RELAY_QUEUE_URL", "")
 LEASE_TABLE = os.environ.get("LEASE_TABLE", "")

@@ -28,7 +28,7 @@ from shared.messages import DocumentEntry, StickyMessage, StickySqsRecord, UserD
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 DOCUMENT_BUCKET = os.environ.get("DOCUMENT_BUCKET", "")
 FIFO = os.environ.get("QUEUE_TYPE", "standard") == "fifo"

@@ -27,7 +27,7 @@ from shared.rejections import rejections
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 ASSIGNMENT_TABLE = os.environ.get("ASSIGNMENT_TABLE", "")
 URL_STORE_QUEUE_URL = os.environ.get("URL_STORE_QUEUE_URL", "")

@@ -30,7 +30,7 @@ from shared.rejections import rejections
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 DOCUMENT_BUCKET = os.environ.get("DOCUMENT_BUCKET", "")
 CONNECTOR_TOPIC_ARN = os.environ.get("CONNECTOR_TOPIC_ARN", "")

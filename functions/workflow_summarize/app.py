@@ -21,7 +21,7 @@ from shared.messages import ConnectorSqsRecord
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 # logger: each failed record is logged with its reason (Powertools' Logger has logging.Logger's methods)
 processor = BatchProcessor(event_type=EventType.SQS, model=ConnectorSqsRecord, logger=logger)  # type: ignore[arg-type]
 
