@@ -654,7 +654,9 @@ def svg(summary: list[dict]) -> str:
     patterns = list(dict.fromkeys(r["pattern"] for r in summary))
     values = {(r["pattern"], r["implementation"]): r["requests_per_message"] for r in summary}
     top = max(v["max"] for v in values.values()) * 1.2
-    width, left, bar, gap = 760, 270, 22, 70
+    bar, gap = 22, 70
+    left = 20 + 7 * max(len(p) for p in patterns)  # room for the longest label (13 px sans-serif)
+    width = left + 490
     height = 70 + gap * len(patterns)
     colours = {"ours": "#2b6cb0", "seed": "#a0aec0"}
     scale = (width - left - 110) / top
