@@ -2,28 +2,37 @@
 
 Not a test: it measures. Five runs of every workload on one stack; writes the median and the
 spread (min-max) with the commit measured to bench/results.json, results.md and
-requests_per_message.svg (embedded in the README), then zip sizes and handler import times
-under Python 3.12 (bench/packages.py). Run it under ``flock /tmp/heavy.lock``.
+requests_per_message.svg (embedded in the README), then per handler the zip size, the
+instructions and the wall time of a cold import under Python 3.12 (bench/packages.py).
 
 * Ours: the deployed functions run by the local runner; each invocation reports the AWS
-  calls its own botocore made (local/calls.py via the worker bootstrap).
-* Seeds: bench/seeds.py, run in this process on the same emulator and workload,
-  counted the same way. Polling done on a function's behalf (event source mappings) is not
-  counted for either.
+  calls its own botocore made (local/calls.py via the worker bootstrap); the runner's pollers
+  count the SQS requests they make for each event source mapping; each function's log file
+  gives its billed durations (platform.report lines) and the bytes it logged.
+* Seeds: bench/seeds.py, run in this process on the same emulator and workload, counted the
+  same way; ``poll_as_lambda`` is their event source mapping and counts its requests;
+  their stdout and logging are captured per invocation.
+* Cost: every request, Lambda GB-second, log byte and trace priced at bench/prices.json
+  (``cost``); what is in and out of the model is in docs/costs.md.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import math
 import os
-import re
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from contextlib import redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -31,25 +40,40 @@ import boto3
 from bench import packages, seeds
 from local import stack as harness
 from local.calls import CallCounter
-from local.runner import sqs_event_record
+from local.emulator import ACCOUNT_ID, sns_lambda_event
+from local.runner import Schedule, scheduled_event, sqs_event_record, utc_now
 from local.tables import scan
 
 OUT = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))  # 5 for the committed results
 USERS, PER_USER, FANOUT_ITEMS, RELAY_OBJECTS, WORKFLOW_REQUESTS = 5, 6, 200, 100, 20
 BATCH_USERS, BATCH_PER_USER, BATCH_CALLS = 10, 5, 2  # 2 calls of 50 messages, 10 users each
+SPREAD_USERS, SPREAD_ROUNDS = 20, 2  # one message per user per round; a round is dispatched before the next
 SEED_MEMORY_MB = 128  # the seeds' functions at Lambda's default memory
+GB = 1024**3  # CloudWatch Logs bills ingestion per GB
 PRICES = json.loads((OUT / "prices.json").read_text())
 DEVIATIONS = [
     "Seeds run in the bench's process on the same emulator (not deployed); their clients honour AWS_ENDPOINT_URL. "
     "Their Lambda duration is the wall time of each handler call, billed at 128 MB.",
     "Sticky seed: its dispatcher reads only Records[0], so it is drained with batch size 1 (a larger batch would lose "
     "messages); like ours it drains during ingest (one poll per pool queue after each ingest call), then the rest. "
-    "The batched workload has no seed (the seed ingester takes one message per call).",
+    "The batched workload has no seed (the seed ingester takes one message per call); the FIFO workload has none "
+    "either (the seed's pool queues are standard).",
     "Relay seed: the JavaScript post ported to Python; receive WaitTimeSeconds 1 (the post's 0 is a short poll); its "
     "self-invocation is counted as a lambda:Invoke and a Lambda request instead of being sent.",
     "Workflow seed: drained after all requests with batch size 10 (ours: the event source with a 2 s batching window).",
-    "Event-source polling (ReceiveMessage/DeleteMessageBatch by Lambda's pollers) is counted for neither side.",
+    "Event-source polling is counted for both sides: every ReceiveMessage that returned messages and every "
+    "DeleteMessageBatch of the successful receipts (ours: the runner's pollers, per mapping; seeds: poll_as_lambda, "
+    "a short poll per call). Empty receives made during the run are listed (empty polls) but not priced per "
+    "message: on AWS they are a fixed cost per mapping and hour, whatever the traffic (docs/costs.md), and here "
+    "their number depends on the run's wall time (ours: 1 s long polls; seeds: one poll per pool queue after "
+    "each ingest call).",
+    "Logs: ours are the bytes of the lines in each function's log file (what the function wrote, and the runner's "
+    "platform.report) plus one platform.start line per invocation, which the runner does not write; seeds: their "
+    "captured stdout and logging (the Python runtime's text format) plus Lambda's START/END/REPORT lines per "
+    "invocation. Init lines of cold starts are left out on both sides.",
+    "X-Ray: every invocation priced as one recorded trace on both sides (an upper bound: the default sampling "
+    "rule records 1 request per second and 5% of the rest); retrieval and scanning are not priced.",
 ]
 counter = CallCounter()
 
@@ -62,57 +86,162 @@ def wait(predicate, timeout: float = 180) -> None:
         raise TimeoutError("workload did not complete")
 
 
-# --- what ours used: AWS calls, Lambda invocations and durations (from the runner's REPORT lines) ----
-
-REPORT = re.compile(rb"REPORT RequestId: \S+\tDuration: ([0-9.]+) ms")
+# --- what ours used: AWS calls, polling, invocations, durations and log bytes ------------------
 
 
-def reset(stack: harness.Stack) -> dict[str, tuple[int, int]]:
-    marks = {}
+def log_usage(data: bytes) -> dict[str, Any]:
+    """What a function's log (the runner's log file, from a mark on) says it used: the billed
+    milliseconds of each invocation (its ``platform.report`` lines, Lambda's JSON log format) and
+    the bytes and lines it logged (CloudWatch Logs ingestion; the runner's own start markers left
+    out). Only whole lines are read."""
+    billed: list[int] = []
+    size = lines = 0
+    for raw in data[: data.rfind(b"\n") + 1].splitlines():
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = None
+        kind = line.get("type") if isinstance(line, dict) else None
+        if kind == "local.runner.start":
+            continue
+        size, lines = size + len(raw), lines + 1
+        if kind == "platform.report":
+            metrics = line["record"]["metrics"]  # type: ignore[index]
+            billed.append(int(metrics.get("billedDurationMs") or math.ceil(metrics["durationMs"])))
+    return {"billed_ms": billed, "log_bytes": size, "log_lines": lines}
+
+
+def platform_start_bytes() -> int:
+    """A platform.start line, which Lambda writes before each invocation and the runner does not."""
+    record = {"requestId": str(uuid.uuid4()), "version": "$LATEST"}
+    return len(json.dumps({"time": utc_now(), "type": "platform.start", "record": record}))
+
+
+def reset(stack: harness.Stack) -> dict[str, Any]:
+    marks: dict[str, Any] = {"pools": {}, "polls": {}}
     for name, pool in stack.runner.pools.items():
         pool.calls.clear()
-        pool.s3_put_bytes = 0
-        marks[name] = (pool.invocations, pool.log_file.stat().st_size if pool.log_file.exists() else 0)
+        pool.s3_put_bytes = pool.sqs_fifo_calls = 0
+        marks["pools"][name] = (pool.invocations, pool.log_file.stat().st_size if pool.log_file.exists() else 0)
+    with stack.runner._poll_lock:
+        marks["polls"] = {uuid_: Counter(c) for uuid_, c in stack.runner.poll_calls.items()}
     return marks
 
 
-def ours(stack: harness.Stack, functions: list[str], marks: dict[str, tuple[int, int]]) -> dict:
+def ours(stack: harness.Stack, functions: list[str], marks: dict[str, Any]) -> dict:
     time.sleep(3)  # the last invocations report their calls when they return
     calls: Counter[str] = Counter()
-    put_bytes, invocations, gb_seconds = 0, 0, 0.0
+    put_bytes, invocations, gb_seconds, log_bytes, fifo = 0, 0, 0.0, 0, 0
     for name in functions:
         pool = stack.runner.pools[name]
         calls.update(pool.calls)
         put_bytes += pool.s3_put_bytes
-        invocations += pool.invocations - marks[name][0]
+        fifo += pool.sqs_fifo_calls
+        n = pool.invocations - marks["pools"][name][0]
+        invocations += n
         with open(pool.log_file, "rb") as log:
-            log.seek(marks[name][1])
-            billed_ms = sum(max(1, round(float(ms))) for ms in REPORT.findall(log.read()))
-        gb_seconds += billed_ms / 1000 * stack.runner.functions[name].memory / 1024
-    return {"calls": calls, "s3_put_bytes": put_bytes, "invocations": invocations, "gb_seconds": gb_seconds}
+            log.seek(marks["pools"][name][1])
+            usage = log_usage(log.read())
+        gb_seconds += sum(usage["billed_ms"]) / 1000 * stack.runner.functions[name].memory / 1024
+        log_bytes += usage["log_bytes"] + n * platform_start_bytes()
+    polling: Counter[str] = Counter()
+    for mapping in stack.runner.mappings:
+        if mapping.function not in functions:
+            continue
+        with stack.runner._poll_lock:
+            made = Counter(stack.runner.poll_calls.get(mapping.uuid, {}))
+        made.subtract(marks["polls"].get(mapping.uuid, Counter()))
+        polling.update(made)
+        if mapping.queue_url.endswith(".fifo"):
+            fifo += made["sqs:ReceiveMessage"] + made["sqs:DeleteMessageBatch"]
+    return {
+        "calls": calls,
+        "polling": Counter(
+            {
+                "sqs:ReceiveMessage": polling["sqs:ReceiveMessage"],
+                "sqs:DeleteMessageBatch": polling["sqs:DeleteMessageBatch"],
+            }
+        ),
+        "empty_polls": polling["sqs:ReceiveMessage:empty"],
+        "sqs_fifo_requests": fifo,
+        "s3_put_bytes": put_bytes,
+        "invocations": invocations,
+        "gb_seconds": gb_seconds,
+        "log_bytes": log_bytes,
+    }
+
+
+class _LambdaTextFormat(logging.Formatter):
+    """The Python runtime's text log format: ``[LEVEL]\ttimestamp\trequest id\tmessage``."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{record.levelname}]\t{utc_now()}\t{self.request_id}\t{record.getMessage()}"
+
+
+def text_platform_bytes(request_id: str, ms: float, billed_ms: int, memory: int) -> int:
+    """Lambda's START, END and REPORT lines of one invocation in the text log format."""
+    return sum(
+        len(line)
+        for line in (
+            f"START RequestId: {request_id} Version: $LATEST",
+            f"END RequestId: {request_id}",
+            f"REPORT RequestId: {request_id}\tDuration: {ms:.2f} ms\tBilled Duration: {billed_ms} ms\t"
+            f"Memory Size: {memory} MB\tMax Memory Used: {memory // 2} MB\t",
+        )
+    )
 
 
 class SeedLambda:
-    """Counts a seed's invocations and their billed duration (wall time of the handler call)."""
+    """A seed function's invocations, billed duration (wall time of the handler call), log bytes
+    (its stdout and logging, captured, plus Lambda's platform lines) and the requests of its
+    event source mapping (``poll_as_lambda``)."""
 
     def __init__(self) -> None:
-        self.invocations, self.gb_seconds = 0, 0.0
+        self.invocations, self.gb_seconds, self.log_bytes, self.empty_polls = 0, 0.0, 0, 0
+        self.polling: Counter[str] = Counter()
 
     def __call__(self, handler: Any, *args: Any) -> Any:
+        request_id, out = str(uuid.uuid4()), io.StringIO()
+        capture = logging.StreamHandler(out)
+        capture.setFormatter(_LambdaTextFormat(request_id))
+        seeds.log.addHandler(capture)
         started = time.perf_counter()
         try:
-            return handler(*args)
+            with redirect_stdout(out):
+                return handler(*args)
         finally:
+            ms = (time.perf_counter() - started) * 1000
+            seeds.log.removeHandler(capture)
+            billed = max(1, math.ceil(ms))
             self.invocations += 1
-            self.gb_seconds += max(1, round((time.perf_counter() - started) * 1000)) / 1000 * SEED_MEMORY_MB / 1024
+            self.gb_seconds += billed / 1000 * SEED_MEMORY_MB / 1024
+            logged = [line for line in out.getvalue().splitlines() if line.strip()]
+            self.log_bytes += sum(len(line.encode()) for line in logged)
+            self.log_bytes += text_platform_bytes(request_id, ms, billed, SEED_MEMORY_MB)
 
     def used(self) -> dict:
         got = counter.take()
-        return {"calls": Counter(got["calls"]), "s3_put_bytes": got["s3_put_bytes"], **self.__dict__}
+        return {
+            "calls": Counter(got["calls"]),
+            "polling": self.polling,
+            "empty_polls": self.empty_polls,
+            "sqs_fifo_requests": got["sqs_fifo_calls"],
+            "s3_put_bytes": got["s3_put_bytes"],
+            "invocations": self.invocations,
+            "gb_seconds": self.gb_seconds,
+            "log_bytes": self.log_bytes,
+        }
 
 
-def cost(calls: Counter, invocations: int, gb_seconds: float, batch_items: int) -> dict[str, float]:
+def cost(used: dict, batch_items: int) -> dict[str, float]:
     """USD for what one run used, by service, at the list prices in prices.json."""
+    calls: Counter = used["calls"] + used["polling"]
     by_service: Counter = Counter()
     for op, n in calls.items():
         by_service[op.split(":")[0]] += n
@@ -123,51 +252,79 @@ def cost(calls: Counter, invocations: int, gb_seconds: float, batch_items: int) 
     read_units = sum(n for op, n in calls.items() if op in ("dynamodb:GetItem",))
     s3_writes = sum(n for op, n in calls.items() if op in ("s3:PutObject", "s3:CopyObject", "s3:ListObjectsV2"))
     s3_reads = sum(n for op, n in calls.items() if op in ("s3:GetObject", "s3:HeadObject"))
+    sqs_fifo = used["sqs_fifo_requests"]
     p = PRICES
     return {
-        "lambda": invocations * p["lambda_per_million_requests"] / 1e6 + gb_seconds * p["lambda_per_gb_second_x86"],
-        "sqs": by_service["sqs"] * p["sqs_standard_per_million_requests"] / 1e6,
+        "lambda": used["invocations"] * p["lambda_per_million_requests"] / 1e6
+        + used["gb_seconds"] * p["lambda_per_gb_second_x86"],
+        "sqs": (by_service["sqs"] - sqs_fifo) * p["sqs_standard_per_million_requests"] / 1e6
+        + sqs_fifo * p["sqs_fifo_per_million_requests"] / 1e6,
         "sns": by_service["sns"] * p["sns_standard_per_million_publish_requests"] / 1e6,
         "dynamodb": write_units * p["dynamodb_on_demand_per_million_write_units"] / 1e6
         + read_units * p["dynamodb_on_demand_per_million_read_units"] / 1e6,
         "s3": s3_writes * p["s3_standard_per_thousand_put_copy_post_list"] / 1e3
         + s3_reads * p["s3_standard_per_thousand_get_select"] / 1e3,
+        "logs": used["log_bytes"] / GB * p["cloudwatch_logs_standard_per_gb_ingested"],
+        "xray": used["invocations"] * p["xray_per_million_traces_recorded"] / 1e6,  # one trace per invocation
     }
 
 
+COST_COLUMNS = {"lambda": "Lambda", "sqs": "SQS", "sns": "SNS", "dynamodb": "DynamoDB", "s3": "S3"}
+COST_COLUMNS |= {"logs": "CloudWatch Logs", "xray": "X-Ray"}
+
+
 def row(pattern: str, impl: str, used: dict, messages: int, batch_items: int = 0, bytes_: bool = False) -> dict:
-    calls = used["calls"]
-    usd = cost(calls, used["invocations"], used["gb_seconds"], batch_items)
+    calls, polling = used["calls"], used["polling"]
+    usd = cost(used, batch_items)
+    requests = sum(calls.values()) + sum(polling.values())
     return {
         "pattern": pattern,
         "implementation": impl,
         "messages": messages,
-        "requests": sum(calls.values()),
-        "requests_per_message": round(sum(calls.values()) / messages, 3),
+        "requests": requests,
+        "requests_per_message": round(requests / messages, 3),
+        "polling_requests_per_message": round(sum(polling.values()) / messages, 3),
+        "empty_polls": used["empty_polls"],
+        "sqs_fifo_requests": used["sqs_fifo_requests"],
         "s3_bytes_written_per_message": round(used["s3_put_bytes"] / messages) if bytes_ else None,
         "lambda_invocations": used["invocations"],
         "lambda_gb_seconds": round(used["gb_seconds"], 3),
+        "log_bytes_per_message": round(used["log_bytes"] / messages),
         "usd_per_million_messages": {k: round(v / messages * 1e6, 3) for k, v in usd.items()},
         "usd_per_million_messages_total": round(sum(usd.values()) / messages * 1e6, 3),
         "by_operation": dict(sorted(calls.items())),
+        "polling_by_operation": dict(sorted((k, v) for k, v in polling.items() if v)),
     }
 
 
 def poll_as_lambda(url: str, handler: Any, batch_size: int, seed: SeedLambda) -> int:
-    """An event source mapping for a seed function (its polling is not counted)."""
+    """An event source mapping for a seed function: its requests are counted on ``seed`` (a
+    receive that returned messages and the delete after it; an empty receive apart)."""
     counter.paused = True
     sqs = boto3.client("sqs")
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size, AttributeNames=["All"]).get("Messages", [])
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]  # not AWS's
     counter.paused = False
-    if got:
-        seed(handler, {"Records": [sqs_event_record(m, arn, "us-east-1") for m in got]})
-        counter.paused = True
-        sqs.delete_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
-        )
-        counter.paused = False
+    if not got:
+        seed.empty_polls += 1
+        return 0
+    seed.polling["sqs:ReceiveMessage"] += 1
+    seed(handler, {"Records": [sqs_event_record(m, arn, "us-east-1") for m in got]})
+    counter.paused = True
+    sqs.delete_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+    )
+    seed.polling["sqs:DeleteMessageBatch"] += 1
+    counter.paused = False
     return len(got)
+
+
+def sns_event(topic_arn: str, message: str) -> dict:
+    """The event SNS hands a Lambda subscriber (the emulator's), with a signature of AWS's length."""
+    subscription = SimpleNamespace(arn=f"{topic_arn}:{uuid.uuid4()}", topic=SimpleNamespace(arn=topic_arn))
+    event = sns_lambda_event(subscription, message, str(uuid.uuid4()), None, None)
+    event["Records"][0]["Sns"]["Signature"] = "x" * 344
+    return event
 
 
 def create_queue(name: str) -> str:
@@ -199,18 +356,38 @@ def _documents_complete(stack: harness.Stack, users: list[str], per_user: int) -
         return False
 
 
-def sticky(stack: harness.Stack, run: int) -> list[dict]:
-    out = stack.outputs["sticky_queue"]
-    lam, n = stack.client("lambda"), USERS * PER_USER
-    names = [out["ingester_function_name"], *out["dispatcher_function_names"].values()]
-    users = [f"one-r{run}-{u}" for u in range(USERS)]
-    marks = reset(stack)
-    for i in range(PER_USER):
+def _ingest_one_per_call(stack: harness.Stack, users: list[str], rounds: range, wait_each_round: bool) -> None:
+    """Each user sends one message per ingest call, round after round; with ``wait_each_round`` a
+    round is applied before the next is sent, so no dispatcher batch holds two messages of one user."""
+    out, lam = stack.outputs["sticky_queue"], stack.client("lambda")
+    for i in rounds:
         for user in users:
             payload = {"user_id": user, "body": {"n": i, "text": "x" * 200}}
             lam.invoke(FunctionName=out["ingester_function_name"], Payload=json.dumps(payload))
-    wait(lambda: _documents_complete(stack, users, PER_USER))
-    results = [row("1 sticky queues, 1 message per call", "ours", ours(stack, names, marks), n, bytes_=True)]
+        if wait_each_round:
+            wait(lambda i=i: _documents_complete(stack, users, i + 1))
+    wait(lambda: _documents_complete(stack, users, len(rounds)))
+
+
+def sticky_ours(stack: harness.Stack, run: int, fifo: bool) -> list[dict]:
+    out = stack.outputs["sticky_queue"]
+    names = [out["ingester_function_name"], *out["dispatcher_function_names"].values()]
+    kind = " (FIFO pool queues)" if fifo else ""
+    tag = "fifo-" if fifo else ""
+    users = [f"{tag}one-r{run}-{u}" for u in range(USERS)]
+    marks = reset(stack)
+    _ingest_one_per_call(stack, users, range(PER_USER), wait_each_round=False)
+    results = [
+        row(
+            f"1 sticky queues{kind}, 1 message per call",
+            "ours",
+            ours(stack, names, marks),
+            USERS * PER_USER,
+            bytes_=True,
+        )
+    ]
+    if fifo:
+        return results
 
     # batched multi-user calls: BATCH_CALLS calls of BATCH_USERS x BATCH_PER_USER messages
     users = [f"many-r{run}-{u}" for u in range(BATCH_USERS)]
@@ -221,37 +398,63 @@ def sticky(stack: harness.Stack, run: int) -> list[dict]:
             for i in range(BATCH_PER_USER)
             for user in users
         ]
-        lam.invoke(FunctionName=out["ingester_function_name"], Payload=json.dumps({"messages": messages}))
+        stack.client("lambda").invoke(
+            FunctionName=out["ingester_function_name"], Payload=json.dumps({"messages": messages})
+        )
     wait(lambda: _documents_complete(stack, users, BATCH_CALLS * BATCH_PER_USER))
     m = BATCH_CALLS * BATCH_USERS * BATCH_PER_USER
     results.append(row("1b sticky queues, batched calls", "ours", ours(stack, names, marks), m, bytes_=True))
 
-    # the seed: its own table, URL store and 4 trigger queues on the same emulator (one set per run)
-    create_table("seed-recent-user-queue", "userId")
-    boto3.client("s3").create_bucket(Bucket=f"seed-sticky-data-{run}")
-    pool = [create_queue(f"seed-sticky-{run}-{i}") for i in range(4)]
-    env = {
-        "RECENT_USER_QUEUE_TABLE_NAME": "seed-recent-user-queue",
-        "URL_STORE_QUEUE_URL": create_queue(f"seed-url-store-{run}"),
-        "PARALLELE_TRIGGER_QUEUE_URLS": ",".join(pool),
-        "DATA_BUCKET_NAME": f"seed-sticky-data-{run}",
-    }
-    seed = SeedLambda()
-    counter.take()
-
-    def dispatch(event: dict) -> None:
-        seeds.sticky_dispatcher(event, env)
-
-    for i in range(PER_USER):
-        for u in range(USERS):
-            seed(seeds.sticky_ingester, {"userId": f"seed-r{run}-{u}", "message": {"n": i, "text": "x" * 200}}, env)
-            for url in pool:  # drained during ingest, as ours is
-                poll_as_lambda(url, dispatch, 1, seed)
-    for url in pool:
-        while poll_as_lambda(url, dispatch, 1, seed):
-            pass
-    results.append(row("1 sticky queues, 1 message per call", "seed", seed.used(), n, bytes_=True))
+    # where batching cannot help: many users, one message each per call and per dispatcher batch
+    users = [f"spread-r{run}-{u}" for u in range(SPREAD_USERS)]
+    marks = reset(stack)
+    _ingest_one_per_call(stack, users, range(SPREAD_ROUNDS), wait_each_round=True)
+    m = SPREAD_USERS * SPREAD_ROUNDS
+    results.append(
+        row("1c sticky queues, 1 message per user per batch", "ours", ours(stack, names, marks), m, bytes_=True)
+    )
     return results
+
+
+def sticky_seed(run: int) -> list[dict]:
+    """The seed on the same two one-message-per-call workloads: its own table, URL store and
+    4 trigger queues on the same emulator (one set per run and workload)."""
+    create_table("seed-recent-user-queue", "userId")
+    results = []
+    for pattern, tag, users, rounds, drain_each_round in (
+        ("1 sticky queues, 1 message per call", "one", USERS, PER_USER, False),
+        ("1c sticky queues, 1 message per user per batch", "spread", SPREAD_USERS, SPREAD_ROUNDS, True),
+    ):
+        boto3.client("s3").create_bucket(Bucket=f"seed-sticky-{tag}-{run}")
+        pool = [create_queue(f"seed-sticky-{tag}-{run}-{i}") for i in range(4)]
+        env = {
+            "RECENT_USER_QUEUE_TABLE_NAME": "seed-recent-user-queue",
+            "URL_STORE_QUEUE_URL": create_queue(f"seed-url-store-{tag}-{run}"),
+            "PARALLELE_TRIGGER_QUEUE_URLS": ",".join(pool),
+            "DATA_BUCKET_NAME": f"seed-sticky-{tag}-{run}",
+        }
+        seed = SeedLambda()
+        counter.take()
+
+        def dispatch(event: dict, env: dict = env) -> None:
+            seeds.sticky_dispatcher(event, env)
+
+        for i in range(rounds):
+            for u in range(users):
+                message = {"userId": f"seed-{tag}-r{run}-{u}", "message": {"n": i, "text": "x" * 200}}
+                seed(seeds.sticky_ingester, message, env)
+                for url in pool:  # drained during ingest, as ours is
+                    poll_as_lambda(url, dispatch, 1, seed)
+            if drain_each_round or i == rounds - 1:
+                for url in pool:
+                    while poll_as_lambda(url, dispatch, 1, seed):
+                        pass
+        results.append(row(pattern, "seed", seed.used(), users * rounds, bytes_=True))
+    return results
+
+
+def sticky(stack: harness.Stack, run: int) -> list[dict]:
+    return sticky_ours(stack, run, fifo=False) + sticky_ours(stack.view("fifo"), run, fifo=True) + sticky_seed(run)
 
 
 # --- pattern 2 ----------------------------------------------------------------------------
@@ -297,8 +500,9 @@ def fanout(stack: harness.Stack, run: int) -> list[dict]:
         )
     seed = SeedLambda()
     counter.take()
-    for _ in range(seed(seeds.fanout_cron, f"seed-fanout-test-{run}", topic)):  # each publish starts one worker
-        seed(seeds.fanout_sqs2ddb, f"seed-fanout-test-{run}", f"seed-fanout-Test-{run}")
+    tick = scheduled_event(Schedule("cron", f"arn:aws:events:us-east-1:{ACCOUNT_ID}:rule/cron", "", ""), "us-east-1")
+    for _ in range(seed(seeds.fanout_cron, tick, f"seed-fanout-test-{run}", topic)):  # a worker per publish
+        seed(seeds.fanout_sqs2ddb, sns_event(topic, "test"), f"seed-fanout-test-{run}", f"seed-fanout-Test-{run}")
     results.append(row("2 cron fan-out", "seed", seed.used(), FANOUT_ITEMS, batch_items=FANOUT_ITEMS))
     return results
 
@@ -432,12 +636,14 @@ def commit() -> str:
     return head + ("+uncommitted changes" if dirty else "")
 
 
-def functions() -> list[dict]:
-    return [
-        packages.measure(folder.name, {"POWERTOOLS_SERVICE_NAME": folder.name, "POWERTOOLS_METRICS_NAMESPACE": "bench"})
-        for folder in sorted((packages.ROOT / "functions").iterdir())
-        if (folder / "app.py").exists()
-    ]
+def functions() -> dict:
+    return packages.measure_all(
+        {
+            folder.name: {"POWERTOOLS_SERVICE_NAME": folder.name, "POWERTOOLS_METRICS_NAMESPACE": "bench"}
+            for folder in sorted((packages.ROOT / "functions").iterdir())
+            if (folder / "app.py").exists()
+        }
+    )
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -447,7 +653,9 @@ def svg(summary: list[dict]) -> str:
     patterns = list(dict.fromkeys(r["pattern"] for r in summary))
     values = {(r["pattern"], r["implementation"]): r["requests_per_message"] for r in summary}
     top = max(v["max"] for v in values.values()) * 1.2
-    width, left, bar, gap = 760, 270, 22, 70
+    bar, gap = 22, 70
+    left = 20 + 7 * max(len(p) for p in patterns)  # room for the longest label (13 px sans-serif)
+    width = left + 490
     height = 70 + gap * len(patterns)
     colours = {"ours": "#2b6cb0", "seed": "#a0aec0"}
     scale = (width - left - 110) / top
@@ -483,64 +691,76 @@ def svg(summary: list[dict]) -> str:
 
 def markdown(result: dict) -> str:
     lines = [
-        f"Measured {result['measured_at']} at commit `{result['commit']}`: {RUNS} runs per workload, median (min-max).",
+        f"Measured {result['measured_at']} at commit `{result['commit']}`: {RUNS} runs per workload, median (min-max);"
+        f" `make bench` took {result['bench_seconds']} s.",
         "",
-        "| pattern | implementation | messages per run | AWS requests per message | USD per million messages |"
-        " Lambda | SQS | SNS | DynamoDB | S3 | requests by operation (median run) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| pattern | implementation | messages per run | AWS requests per message | of which event-source polling |"
+        " empty polls during the run (not priced) | USD per million messages | "
+        + " | ".join(COST_COLUMNS.values())
+        + " | log bytes per message | requests by operation (median run) | polling (median run) |",
+        "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(COST_COLUMNS) + "---:|---|---|",
     ]
     for r in result["summary"]:
         rpm, usd, m = r["requests_per_message"], r["usd_per_million_messages"], r["median_run"]
         parts = m["usd_per_million_messages"]
-        ops = ", ".join(f"{k} {v}" for k, v in m["by_operation"].items())
         cells = [
             r["pattern"],
             r["implementation"],
             r["messages_per_run"],
             f"{rpm['median']:g} ({rpm['min']:g}-{rpm['max']:g})",
+            f"{m['polling_requests_per_message']:g}",
+            m["empty_polls"],
             f"{usd['median']:.2f} ({usd['min']:.2f}-{usd['max']:.2f})",
-            *(f"{parts[k]:.2f}" for k in ("lambda", "sqs", "sns", "dynamodb", "s3")),
-            ops,
+            *(f"{parts[k]:.2f}" for k in COST_COLUMNS),
+            m["log_bytes_per_message"],
+            ", ".join(f"{k} {v}" for k, v in m["by_operation"].items()),
+            ", ".join(f"{k} {v}" for k, v in m["polling_by_operation"].items()),
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    sources = sorted(set(PRICES["sources"].values()))
+    fifo_rows = [r["pattern"] for r in result["summary"] if r["median_run"]["sqs_fifo_requests"]]
     lines += [
         "",
-        f"Prices: {PRICES['region']}, list prices as of {PRICES['as_of']} (bench/prices.json; "
-        + ", ".join(PRICES["sources"])
-        + "). Lambda GB-seconds are the runner's measured durations (a loaded 2-core machine: an upper bound).",
+        f"Prices: {PRICES['region']}, list prices as of {PRICES['as_of']}, no free tier (bench/prices.json; "
+        + ", ".join(sources)
+        + "). SQS requests on FIFO queues are priced as FIFO"
+        + (f" ({', '.join(sorted(set(fifo_rows)))})" if fifo_rows else "")
+        + ", all others as standard. Lambda GB-seconds are the runner's measured durations (a loaded 2-core"
+        " machine: an upper bound) x each function's memory. What the model includes and leaves out: docs/costs.md.",
         "",
-        "Seed port deviations:",
+        "Seed port deviations and how each side is counted:",
         *(f"- {d}" for d in DEVIATIONS),
         "",
-        "Zips and imports: Python 3.12 as the Lambda runtime runs it (bench/packages.py): the zip without the"
-        " runtime's packages (" + ", ".join(packages.RUNTIME_PROVIDED) + "), fresh extract, no .pyc,"
-        " Tracer enabled, a fresh process per import, median of 5; CPU time beside wall time (the machine is shared).",
-        "",
-        "| function | Python | zip | import (wall) | import (CPU) | zip with 3.12 .pyc | import with .pyc (wall) |"
-        " import with .pyc (CPU) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for f in result["functions"]:
-        lines.append(
-            f"| {f['function']} | {f['python']} | {f['zip_bytes'] / 1e6:.2f} MB | {f['import_ms_median']} ms |"
-            f" {f['import_cpu_ms_median']} ms | {f['zip_bytes_with_pyc'] / 1e6:.2f} MB |"
-            f" {f['import_ms_with_pyc_median']} ms | {f['import_cpu_ms_with_pyc_median']} ms |"
-        )
+    f = result["functions"]
+    goals = f["goals"]
+    baseline = f["baseline_instructions"]
     lines += [
+        f"Cold start per handler: {f['python']}, the function's zip (bench/packages.py ``function_zip``) extracted"
+        " fresh, `python3.12 -I -S -B` with only the extract and the standard library on sys.path, the Lambda"
+        " environment variables, Tracer enabled. Instructions: callgrind"
+        + (f" ({f['valgrind']})" if f["valgrind"] else " (not measured: valgrind could not be installed)")
+        + ", the process importing the handler minus the same process importing nothing"
+        + (f" ({baseline / 1e9:.3f} G)" if baseline else "")
+        + "; one count per handler. Wall and CPU: median of 5 fresh processes.",
         "",
-        "The floor under every handler: what each imports before its own code, measured the same way (no .pyc"
-        " for the zip's packages; the runtime's boto3 precompiled as in the runtime image).",
-        "",
-        "| import | wall | CPU |",
-        "|---|---:|---:|",
-        *(f"| {r['what']} | {r['import_ms_median']} ms | {r['import_cpu_ms_median']} ms |" for r in result["floor"]),
+        f"| function | zip (goal ≤ {goals['zip_mb']:g} MB, SDK inside) | import instructions (goal ≤"
+        f" {goals['instructions_g']:g} G) | import wall, median (goal ≤ {goals['import_ms_median']} ms, idle machine)"
+        " | import CPU, median | wall, 5 runs |",
+        "|---|---:|---:|---:|---:|---|",
     ]
+    for fn in f["functions"]:
+        instr = f"{fn['instructions'] / 1e9:.2f} G" if fn["instructions"] is not None else "not measured"
+        lines.append(
+            f"| {fn['function']} | {fn['zip_bytes'] / 1e6:.2f} MB | {instr} | {fn['import_ms_median']} ms |"
+            f" {fn['import_cpu_ms_median']} ms | {', '.join(str(ms) for ms in fn['import_ms'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     started = time.time()
-    stack = harness.start()
+    stack = harness.start(fifo_variant=True)  # the sticky pattern with FIFO pool queues beside the main root
     runs: list[list[dict]] = []
     try:
         os.environ.update(stack.emulator.env())
@@ -559,7 +779,6 @@ def main() -> int:
         "seed_port_deviations": DEVIATIONS,
         "summary": summarize(runs),
         "functions": functions(),
-        "floor": packages.floor(),
         "all_runs": runs,
     }
     result["bench_seconds"] = round(time.time() - started)

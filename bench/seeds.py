@@ -5,11 +5,15 @@ Ported as written, flaws included, so their AWS request counts can be compared w
 002 relay consumer (JavaScript in the post; ported line by line), 004 SNS preprocessor/
 services. Only what they need to run here differs: clients honour AWS_ENDPOINT_URL, and the
 relay's self-invocation is counted instead of sent (the seed function is not deployed).
+The seeds' logging is kept (001 logs each event and its responses, 004 prints its
+responses): CloudWatch Logs bills it. Their ``logger`` is ``log`` here (the bench captures it
+per invocation, see bench/run.py SeedLambda); ``print`` goes to stdout, also captured.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import uuid
@@ -20,6 +24,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 DELTA = timedelta(minutes=5)
+log = logging.getLogger("bench.seed")  # the seeds' logging.getLogger(); captured per invocation
+log.setLevel(logging.INFO)
+log.propagate = False
 
 
 # --- 000: sticky queues ------------------------------------------------------------------
@@ -88,15 +95,20 @@ def sticky_dispatcher(event: dict, env: dict[str, str]) -> None:
 # --- 001: cron fan-out -------------------------------------------------------------------
 
 
-def fanout_cron(queue_name: str, topic_arn: str) -> int:
+def fanout_cron(event: dict, queue_name: str, topic_arn: str) -> int:
+    log.info(event)
     count = int(boto3.resource("sqs").get_queue_by_name(QueueName=queue_name).attributes["ApproximateNumberOfMessages"])
     publishes = int(math.ceil(float(count) / 10))
+    responses = []
     for _ in range(publishes):
-        boto3.resource("sns").Topic(topic_arn).publish(Message="test")
+        responses.append(boto3.resource("sns").Topic(topic_arn).publish(Message="test"))
+    log.info(responses)
     return publishes
 
 
-def fanout_sqs2ddb(queue_name: str, table_name: str) -> int:
+def fanout_sqs2ddb(event: dict, queue_name: str, table_name: str) -> int:
+    log.info(event)
+    responses = []
     queue = boto3.resource("sqs").get_queue_by_name(QueueName=queue_name)
     messages = queue.receive_messages(MaxNumberOfMessages=10)  # a short poll, as in the seed
     entries = [{"Id": m.message_id, "ReceiptHandle": m.receipt_handle} for m in messages]
@@ -107,7 +119,8 @@ def fanout_sqs2ddb(queue_name: str, table_name: str) -> int:
         for item in items:
             batch.put_item(Item=item)
     if entries:
-        queue.delete_messages(Entries=entries)
+        responses.append(queue.delete_messages(Entries=entries))
+    log.info(responses)
     return len(messages)
 
 
@@ -134,11 +147,13 @@ def relay_hop(queue_url: str, work: Any) -> bool:
 
 
 def workflow_preprocessor(env: dict[str, str], document: dict) -> str:
+    print(env["SNS_TOPIC_ARN_CONNECTOR"])
     timestamp = datetime.now().strftime("%Y%m%d%H%M%S%f")
     request_id = __import__("hashlib").md5(timestamp.encode()).hexdigest()
     key = os.path.join(env["S3_PREFIX"], "preprocessor", f"{request_id}.json")
-    boto3.resource("s3").Object(bucket_name=env["S3_BUCKET"], key=key).put(Body=json.dumps(document).encode())
-    boto3.resource("sns").Topic(env["SNS_TOPIC_ARN_CONNECTOR"]).publish(Message=json.dumps({"request_id": request_id}))
+    print(boto3.resource("s3").Object(bucket_name=env["S3_BUCKET"], key=key).put(Body=json.dumps(document).encode()))
+    topic = boto3.resource("sns").Topic(env["SNS_TOPIC_ARN_CONNECTOR"])
+    print(topic.publish(Message=json.dumps({"request_id": request_id})))
     return request_id
 
 
@@ -150,5 +165,5 @@ def workflow_service(event: dict, env: dict[str, str], service_name: str) -> Non
         data = json.loads(s3.Object(bucket_name=env["S3_BUCKET"], key=key).get()["Body"].read().decode("utf-8"))
         data["key1"] = None
         key_new = os.path.join(env["S3_PREFIX"], service_name, f"{request_id}.json")
-        s3.Object(bucket_name=env["S3_BUCKET"], key=key_new).put(Body=json.dumps(data).encode("UTF-8"))
-        sns.Topic(env["SNS_TOPIC_ARN_NOTIFIER"]).publish(Message=json.dumps({"request_id": request_id}))
+        print(s3.Object(bucket_name=env["S3_BUCKET"], key=key_new).put(Body=json.dumps(data).encode("UTF-8")))
+        print(sns.Topic(env["SNS_TOPIC_ARN_NOTIFIER"]).publish(Message=json.dumps({"request_id": request_id})))

@@ -11,6 +11,7 @@ class CallCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.s3_put_bytes = 0
+        self.sqs_fifo_calls = 0  # SQS requests on FIFO queues (priced apart from standard ones)
         self.paused = False  # e.g. while a harness polls on a function's behalf
         self.only_thread: int | None = None  # count only this thread's calls (other threads: runner pollers)
         self._installed = False
@@ -31,7 +32,10 @@ class CallCounter:
         def counted(client: Any, operation: str, params: dict) -> Any:
             if counter.paused or counter.only_thread not in (None, threading.get_ident()):
                 return original(client, operation, params)
-            counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            service = client.meta.service_model.service_name
+            counter.calls[f"{service}:{operation}"] += 1
+            if service == "sqs" and str(params.get("QueueUrl", "")).endswith(".fifo"):
+                counter.sqs_fifo_calls += 1
             if operation == "PutObject":
                 body = params.get("Body", b"")
                 counter.s3_put_bytes += len(body) if isinstance(body, bytes | str) else 0
@@ -43,7 +47,8 @@ class CallCounter:
 
     def take(self) -> dict[str, Any]:
         """The counts since the last take(), then reset."""
-        out = {"calls": dict(self.calls), "s3_put_bytes": self.s3_put_bytes}
+        out = {"calls": dict(self.calls), "s3_put_bytes": self.s3_put_bytes, "sqs_fifo_calls": self.sqs_fifo_calls}
         self.calls.clear()
         self.s3_put_bytes = 0
+        self.sqs_fifo_calls = 0
         return out

@@ -12,6 +12,8 @@ batching window, max concurrency, ReportBatchItemFailures). Nothing is listed tw
   beyond its concurrency is throttled: not invoked, its receive spent, back after the
   visibility timeout. Failed messages are left to their visibility
   timeout; the emulator moves them to the DLQ after ``maxReceiveCount`` receives.
+  The pollers count the SQS requests they make, per mapping (``poll_calls``): AWS bills
+  the account for its pollers' requests.
 * Invoke API (served by the emulator): RequestResponse runs and answers; Event is queued and
   retried twice on error, like Lambda's async invocation.
 * SNS subscriptions of protocol lambda: the emulator hands each delivery to ``deliver_sns``,
@@ -254,6 +256,7 @@ class FunctionPool:
         self.errors = 0
         self.calls: Counter[str] = Counter()  # AWS API calls made by this function's invocations
         self.s3_put_bytes = 0
+        self.sqs_fifo_calls = 0  # of ``calls``, the SQS requests on FIFO queues
         self.throttles = 0
         self.closed = False  # replaced by a new deployment: workers finishing now are not kept
 
@@ -279,6 +282,7 @@ class FunctionPool:
                 if result.usage:
                     self.calls.update(result.usage["calls"])
                     self.s3_put_bytes += result.usage["s3_put_bytes"]
+                    self.sqs_fifo_calls += result.usage.get("sqs_fifo_calls", 0)
                 if worker.alive and not self.closed:
                     self._idle.append(worker)
                 elif worker.alive:
@@ -350,6 +354,10 @@ class LocalLambdaRunner:
         self._stop = threading.Event()
         self._async: dict[str, queue.Queue] = {}
         self._async_lock = threading.Lock()
+        # SQS requests the mappings' pollers made, per mapping UUID (AWS bills them to the
+        # account): "sqs:ReceiveMessage" (with messages), "sqs:ReceiveMessage:empty", "sqs:DeleteMessageBatch"
+        self.poll_calls: dict[str, Counter[str]] = {}
+        self._poll_lock = threading.Lock()
         self.log_dir = self.work_dir / "logs"
         self.base_env = {
             "PATH": os.environ.get("PATH", ""),
@@ -554,6 +562,10 @@ class LocalLambdaRunner:
             return mapping.maximum_concurrency or AWS_INITIAL_POLLERS
         return spec.concurrency
 
+    def _count_poll(self, mapping: SqsMapping, operation: str) -> None:
+        with self._poll_lock:
+            self.poll_calls.setdefault(mapping.uuid, Counter())[operation] += 1
+
     def _poll_sqs(self, mapping: SqsMapping) -> None:
         sqs = self.client("sqs")
         while not self._stop.is_set():
@@ -577,6 +589,7 @@ class LocalLambdaRunner:
                     log.warning("%s failed: %s", mapping.function, result.error)
                 done = successful_receipts(records, result, mapping.report_failures)
                 for start in range(0, len(done), 10):
+                    self._count_poll(mapping, "sqs:DeleteMessageBatch")
                     sqs.delete_message_batch(
                         QueueUrl=mapping.queue_url,
                         Entries=[
@@ -601,6 +614,7 @@ class LocalLambdaRunner:
                 MessageAttributeNames=["All"],
                 MessageSystemAttributeNames=["All"],
             ).get("Messages", [])
+            self._count_poll(mapping, "sqs:ReceiveMessage" if got else "sqs:ReceiveMessage:empty")
             messages.extend(got)
             if not got or time.time() >= deadline:
                 break

@@ -223,7 +223,7 @@ def test_each_invocation_reports_the_aws_calls_it_made(tmp_path):
     with_dev_sdk(pool.code_dir)
     try:
         result = pool.invoke({})
-        assert result.usage == {"calls": {"s3:PutObject": 1}, "s3_put_bytes": 5}
+        assert result.usage == {"calls": {"s3:PutObject": 1}, "s3_put_bytes": 5, "sqs_fifo_calls": 0}
         assert pool.calls == {"s3:PutObject": 1} and pool.s3_put_bytes == 5
     finally:
         pool.close()
@@ -246,8 +246,28 @@ def test_call_counter_counts_only_its_thread_and_not_while_paused(aws):
     counter.paused = True
     sqs.list_queues()
     counter.paused = False
-    assert counter.take() == {"calls": {"sqs:ListQueues": 1}, "s3_put_bytes": 0}
+    assert counter.take() == {"calls": {"sqs:ListQueues": 1}, "s3_put_bytes": 0, "sqs_fifo_calls": 0}
     assert counter.take()["calls"] == {}
+
+
+def test_call_counter_tells_fifo_queue_requests_apart(aws):
+    """SQS FIFO requests cost more than standard ones, so the bench prices them by queue type."""
+    import threading
+
+    import boto3
+
+    from local.calls import CallCounter
+
+    sqs = boto3.client("sqs")
+    fifo = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    standard = sqs.create_queue(QueueName="q")["QueueUrl"]
+    counter = CallCounter().install()
+    counter.only_thread = threading.get_ident()
+    sqs.send_message(QueueUrl=fifo, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")
+    sqs.send_message(QueueUrl=standard, MessageBody="x")
+    got = counter.take()
+    assert got["calls"] == {"sqs:SendMessage": 2}
+    assert got["sqs_fifo_calls"] == 1
 
 
 # --- the Invoke API as Lambda answers it (through the emulator, no stack) --------------------

@@ -211,7 +211,7 @@ def drain_as_the_mapping_would(url: str, batch_size: int) -> None:
 
 @pytest.mark.parametrize("per_call, goal", [(1, 3.0), (50, 1.0)])
 def test_requests_per_message_ingest_plus_dispatch(env, monkeypatch, per_call, goal):
-    """Every AWS request of ingester + dispatchers (the mapping's own polling excluded, as in the bench).
+    """Every AWS request of ingester + dispatchers (the mapping's own polling excluded; the bench prices it apart).
 
     100 messages of 10 users; ``per_call`` messages per ingest call; drained after ingest in
     batches of 100 (the mapping's batch size with its batching window).

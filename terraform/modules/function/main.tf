@@ -89,6 +89,7 @@ locals {
     "!dateutil/zoneinfo/.*\\.tar\\.gz",      # dateutil's own tz database: botocore uses dateutil.tz only
     "![^/]+\\.dist-info/RECORD",             # pip's uninstall list; METADATA stays for importlib.metadata
     "!(.*/)?[^/]+\\.pyi", "![^/]+-stubs/.*", # type stubs
+    "!(.*/)?[^/]+\\.c",                      # C sources beside their compiled extension
   ]
 
   event_source_mapping = var.sqs_trigger == null ? {} : {
