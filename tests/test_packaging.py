@@ -291,6 +291,17 @@ def test_every_deployed_zip_runs_on_python312_with_nothing_but_itself(stack, tmp
         assert version == locked(folder)["botocore"], f"{name}: runs botocore {version}"
 
 
+def deploy(stack, codes: dict[str, bytes]) -> None:
+    """UpdateFunctionCode, then wait until the runner runs the new code (it reloads in the background)."""
+    before = {name: stack.runner.pools[name].code_dir for name in codes}
+    for name, code in codes.items():
+        stack.client("lambda").update_function_code(FunctionName=name, ZipFile=code)
+    deadline = time.time() + 30
+    while any(stack.runner.pools[name].code_dir == before[name] for name in codes) and time.time() < deadline:
+        time.sleep(0.2)
+    assert all(stack.runner.pools[name].code_dir != before[name] for name in codes), "the runner did not reload"
+
+
 @pytest.mark.e2e
 def test_a_dispatcher_zip_with_the_runtimes_old_botocore_cannot_write_documents(stack, tmp_path: Path):
     """The local runner runs the zip's own SDK: the botocore the runtime shipped rejects If-None-Match."""
@@ -315,8 +326,7 @@ def test_a_dispatcher_zip_with_the_runtimes_old_botocore_cannot_write_documents(
     marks = {name: stack.runner.pools[name].log_file.stat().st_size for name in dispatchers}
     user = f"old-sdk-{uuid.uuid4().hex[:8]}"
     try:
-        for name in dispatchers:
-            lam.update_function_code(FunctionName=name, ZipFile=buffer.getvalue())
+        deploy(stack, {name: buffer.getvalue() for name in dispatchers})
         event = {"messages": [{"user_id": user, "message_id": f"{user}-1", "body": {"n": 1}}]}
         lam.invoke(FunctionName=stack.outputs["sticky_queue"]["ingester_function_name"], Payload=json.dumps(event))
         deadline, seen = time.time() + 60, ""
@@ -329,8 +339,7 @@ def test_a_dispatcher_zip_with_the_runtimes_old_botocore_cannot_write_documents(
                     seen += log.read()
         assert "ParamValidationError" in seen and "IfNoneMatch" in seen, seen[-3000:]
     finally:
-        for name, code in originals.items():
-            lam.update_function_code(FunctionName=name, ZipFile=code)
+        deploy(stack, originals)
     s3 = stack.client("s3")
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.get_object(Bucket=stack.outputs["document_bucket"], Key=f"users/{user}.json")
