@@ -18,6 +18,7 @@ instructions and the wall time of a cold import under Python 3.12 (bench/package
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -31,6 +32,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import redirect_stdout
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -61,7 +63,8 @@ DEVIATIONS = [
     "either (the seed's pool queues are standard).",
     "Relay seed: the JavaScript post ported to Python; receive WaitTimeSeconds 1 (the post's 0 is a short poll); its "
     "self-invocation is counted as a lambda:Invoke and a Lambda request instead of being sent.",
-    "Workflow seed: drained after all requests with batch size 10 (ours: the event source with a 2 s batching window).",
+    "Workflow seed: its requests come at the pace ours came, and its service queues are polled meanwhile with"
+    " the batch size and batching window of ours (each step a short receive; ours: the runner's 1 s long polls).",
     "Event-source polling is counted for both sides: every ReceiveMessage that returned messages and every "
     "DeleteMessageBatch of the successful receipts (ours: the runner's pollers, per mapping; seeds: poll_as_lambda, "
     "a short poll per call). Empty receives made during the run are listed (empty polls) but not priced per "
@@ -319,6 +322,57 @@ def poll_as_lambda(url: str, handler: Any, batch_size: int, seed: SeedLambda) ->
     return len(got)
 
 
+@dataclass
+class SeedEventSource:
+    """A seed function's SQS event source mapping, stepped from the bench's thread (the one whose
+    requests are counted) with the settings of ours: a step receives what is there, and the
+    gathered batch is invoked once it is full or its batching window has passed, as Lambda's
+    poller does. Requests are counted on ``seed`` like ``poll_as_lambda``'s."""
+
+    url: str
+    handler: Any
+    seed: SeedLambda
+    batch_size: int
+    window: float
+    buffer: list = field(default_factory=list)
+    first_at: float = 0.0
+
+    def step(self, sqs: Any) -> None:
+        counter.paused = True
+        got = sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=min(10, self.batch_size - len(self.buffer)), AttributeNames=["All"]
+        ).get("Messages", [])
+        counter.paused = False
+        if not got:
+            self.seed.empty_polls += 1
+        else:
+            self.seed.polling["sqs:ReceiveMessage"] += 1
+            self.first_at = self.first_at if self.buffer else time.monotonic()
+            self.buffer.extend(got)
+        if self.buffer and (len(self.buffer) >= self.batch_size or time.monotonic() - self.first_at >= self.window):
+            self.invoke(sqs)
+
+    def invoke(self, sqs: Any) -> None:
+        counter.paused = True
+        arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        counter.paused = False
+        batch, self.buffer = self.buffer, []
+        self.seed(self.handler, {"Records": [sqs_event_record(m, arn, "us-east-1") for m in batch]})
+        counter.paused = True
+        for start in range(0, len(batch), 10):
+            chunk = batch[start : start + 10]
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+            sqs.delete_message_batch(QueueUrl=self.url, Entries=entries)
+            self.seed.polling["sqs:DeleteMessageBatch"] += 1
+        counter.paused = False
+
+    def idle(self, sqs: Any) -> bool:
+        counter.paused = True
+        attrs = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        counter.paused = False
+        return not self.buffer and attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
 def sns_event(topic_arn: str, message: str) -> dict:
     """The event SNS hands a Lambda subscriber (the emulator's), with a signature of AWS's length."""
     subscription = SimpleNamespace(arn=f"{topic_arn}:{uuid.uuid4()}", topic=SimpleNamespace(arn=topic_arn))
@@ -557,11 +611,13 @@ def workflow(stack: harness.Stack, run: int) -> list[dict]:
     lam, s3 = stack.client("lambda"), stack.client("s3")
     marks = reset(stack)
     ids = []
+    started = time.monotonic()
     for i in range(WORKFLOW_REQUESTS):
         response = lam.invoke(
             FunctionName=out["preprocessor_function_name"], Payload=json.dumps({"document": {"key1": i, "key2": "v"}})
         )
         ids.append(json.loads(response["Payload"].read())["request_id"])
+    ours_pace = (time.monotonic() - started) / WORKFLOW_REQUESTS
 
     def done() -> bool:
         found: set[str] = set()
@@ -582,18 +638,30 @@ def workflow(stack: harness.Stack, run: int) -> list[dict]:
         "SNS_TOPIC_ARN_CONNECTOR": sns.create_topic(Name=f"seed-connector-{run}")["TopicArn"],
         "SNS_TOPIC_ARN_NOTIFIER": sns.create_topic(Name="seed-notifier")["TopicArn"],
     }
-    queues = {}
-    for service in ("service01", "service02"):
-        queues[service] = create_queue(f"seed-{service}-{run}")
-        arn = sqs.get_queue_attributes(QueueUrl=queues[service], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=env["SNS_TOPIC_ARN_CONNECTOR"], Protocol="sqs", Endpoint=arn)
+    # The seed's service queues get the event source settings ours have, and its requests come
+    # at the pace ours came: the batches its services see are the ones AWS would hand them.
+    ours_mapping = next(m for m in stack.runner.mappings if m.function in out["service_function_names"].values())
     seed = SeedLambda()
+    sources = []
+    for service in ("service01", "service02"):
+        url = create_queue(f"seed-{service}-{run}")
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=env["SNS_TOPIC_ARN_CONNECTOR"], Protocol="sqs", Endpoint=arn)
+        handler = functools.partial(seeds.workflow_service, env=env, service_name=service)
+        sources.append(
+            SeedEventSource(url, handler, seed, ours_mapping.batch_size, float(ours_mapping.batching_window))
+        )
     counter.take()
     for i in range(WORKFLOW_REQUESTS):
+        started = time.monotonic()
         seed(seeds.workflow_preprocessor, env, {"key1": i, "key2": "v"})
-    for service, url in queues.items():
-        while poll_as_lambda(url, lambda e, s=service: seeds.workflow_service(e, env, s), 10, seed):
-            pass
+        for source in sources:
+            source.step(sqs)
+        time.sleep(max(0.0, ours_pace - (time.monotonic() - started)))
+    while not all(source.idle(sqs) for source in sources):
+        for source in sources:
+            source.step(sqs)
+        time.sleep(0.5)
     results.append(row("4 SNS workflow (2 services)", "seed", seed.used(), WORKFLOW_REQUESTS))
     return results
 

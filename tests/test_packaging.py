@@ -77,6 +77,15 @@ def test_every_function_pins_its_whole_dependency_set_with_hashes(folder: str):
     assert {"botocore", "jmespath", "python-dateutil", "urllib3", "six"} <= set(pins), folder
 
 
+def test_the_readme_names_the_sdk_each_zip_carries():
+    readme = (REPO / "README.md").read_text()
+    for package in ("botocore", "boto3"):
+        versions = {locked(folder)[package] for folder in FUNCTIONS if package in locked(folder)}
+        assert versions, package
+        for version in versions:
+            assert f"{package} {version}" in readme, f"README does not name {package} {version}, which a lock pins"
+
+
 def test_every_client_the_code_creates_is_a_service_the_zip_keeps():
     services = set(hcl_local("sdk_services").split("|"))
     used: set[str] = set()
