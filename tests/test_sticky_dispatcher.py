@@ -119,6 +119,22 @@ def test_a_cached_already_applied_is_checked_against_s3(env, deleted):
     assert document("u") == [1]
 
 
+def test_a_repaired_document_is_read_again_without_a_new_process(env):
+    """A document that does not parse fails its messages (they retry, then dead-letter) and is not
+    cached: once an operator restores it, the same process applies the next batch and a redrive."""
+    s3 = boto3.client("s3")
+    dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])
+    good = s3.get_object(Bucket=BUCKET, Key="users/u.json")["Body"].read()
+    dispatcher.documents.drop(f"{BUCKET}/users/u.json")  # another process wrote since: no version cached
+    s3.put_object(Bucket=BUCKET, Key="users/u.json", Body=b"{not json")
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            dispatcher.append_to_document(BUCKET, "u", [message("u", 2)])
+    s3.put_object(Bucket=BUCKET, Key="users/u.json", Body=good)
+    assert dispatcher.append_to_document(BUCKET, "u", [message("u", 2)]) == 1
+    assert document("u") == [1, 2]
+
+
 def test_the_document_cache_is_bounded_in_bytes():
     cache = dispatcher.DocumentCache(max_bytes=10)
     cache.put("a", "e1", b"12345")

@@ -127,8 +127,8 @@ def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessa
             try:
                 current = s3.get_object(Bucket=bucket, Key=key)
                 body = current["Body"].read()
-                documents.put(cache_key, current["ETag"], body)
-                document = UserDocument.model_validate_json(body)
+                document = UserDocument.model_validate_json(body)  # a document that does not parse is not cached:
+                documents.put(cache_key, current["ETag"], body)  # once repaired, the next read sees the repair
                 condition = {"IfMatch": current["ETag"]}
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
