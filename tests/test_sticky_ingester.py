@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from shared import assignments
+from shared.messages import StickyMessage
 from tests.conftest import load_function
 from tests.helpers import Context
 
@@ -320,3 +321,16 @@ def test_a_rejected_request_is_logged_with_its_reason_and_counted_in_json_lines_
     (rejected,) = [line for line in lines if line.get("message") == "request rejected"]
     assert rejected["level"] == "WARNING" and "messages.0.user_id: Field required" in rejected["reason"]
     assert [line["RequestsRejected"] for line in lines if "RequestsRejected" in line] in ([[1.0]], [1.0])
+
+
+def test_a_fifo_entry_of_the_longest_user_id_is_within_sqs_limits():
+    """MessageGroupId and MessageDeduplicationId: at most 128 characters each (SQS); the dedup id
+    stays unique per user and seq."""
+    longest = "u" * 128
+    entries = [
+        ingester.sqs_entry(0, StickyMessage(user_id=user, seq=seq, message_id="m", body=1), fifo=True)
+        for user in (longest, longest[:-1] + "v")
+        for seq in (1, 2)
+    ]
+    assert all(len(e["MessageGroupId"]) <= 128 and len(e["MessageDeduplicationId"]) <= 128 for e in entries)
+    assert len({e["MessageDeduplicationId"] for e in entries}) == 4

@@ -9,6 +9,7 @@ docs/sticky.md for the whole design.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -197,11 +198,16 @@ def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) 
         raise InvalidIngestRequest("invalid ingest request: " + "; ".join(problems))
 
 
+def dedup_id(m: StickyMessage) -> str:
+    """Unique per user and seq, and within SQS's 128 characters whatever the user id's length."""
+    return hashlib.sha256(f"{m.user_id}:{m.seq}".encode()).hexdigest()
+
+
 def sqs_entry(i: int, m: StickyMessage, fifo: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"Id": str(i), "MessageBody": m.model_dump_json()}
     if fifo:
         entry["MessageGroupId"] = m.user_id
-        entry["MessageDeduplicationId"] = f"{m.user_id}:{m.seq}"
+        entry["MessageDeduplicationId"] = dedup_id(m)
     return entry
 
 
