@@ -7,6 +7,9 @@ PY             := $(VENV)/bin/python
 # Offline provider mirror; when the directory does not exist, terraform init uses the registry.
 TF_PLUGIN_DIR  ?= /opt/tf-plugins
 ENV            ?= local
+# How long plan and apply wait for the state lock another plan or apply holds (a PR plan
+# beside a deploy) before failing.
+LOCK_TIMEOUT   ?= 10m
 PORT           ?=
 # Which stack `make test` proves: embedded (default: moto + the local runner) or localstack.
 TARGET         ?= embedded
@@ -118,7 +121,7 @@ ifeq ($(ENV),local)
 	$(LOCAL) plan
 else
 	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend -backend-config=bucket=$(STATE_BUCKET)
-	$(TF) plan -input=false -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
+	$(TF) plan -input=false -lock-timeout=$(LOCK_TIMEOUT) -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
 endif
 
 outputs: check-env check-credentials ## ENV=dev|stg|prod: the deployed root's outputs -> .build/outputs-<env>.json (read by TARGET=aws)
@@ -131,7 +134,7 @@ ifeq ($(ENV),local)
 	@$(LOCAL) apply $(if $(PORT),--port $(PORT))
 else
 	@test -f terraform/$(ENV).tfplan || { echo "run 'make plan ENV=$(ENV)' first" >&2; exit 2; }
-	$(TF) apply -input=false $(ENV).tfplan
+	$(TF) apply -input=false -lock-timeout=$(LOCK_TIMEOUT) $(ENV).tfplan
 endif
 
 # --- against the running local stack (`make apply` in another shell) -------------------------

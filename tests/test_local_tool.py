@@ -234,6 +234,12 @@ def test_an_aws_plan_inits_with_the_account_state_bucket():
     dry = make("-n", "plan", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333")
     assert "-backend-config=bucket=qp-terraform-state-dev-111122223333" in dry.stdout, dry.stdout + dry.stderr
     assert "build_in_docker" not in dry.stdout
+    assert "-lock-timeout=10m" in dry.stdout  # waits for a plan or apply that holds the state lock
+
+
+def test_an_aws_apply_waits_for_the_state_lock():
+    dry = make("-n", "apply", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333")
+    assert "apply -input=false -lock-timeout=10m dev.tfplan" in dry.stdout, dry.stdout + dry.stderr
 
 
 def test_redrive_takes_a_count_or_a_rate():
