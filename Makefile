@@ -121,6 +121,8 @@ ifeq ($(ENV),local)
 	$(LOCAL) plan
 else
 	$(TF) init -input=false -reconfigure -backend-config=environments/$(ENV).s3.tfbackend -backend-config=bucket=$(STATE_BUCKET)
+	@# the module hashes the source folders to name each zip: bytecode a local run left there would rename it
+	find functions shared -name __pycache__ -type d -prune -exec rm -rf {} +
 	$(TF) plan -input=false -lock-timeout=$(LOCK_TIMEOUT) -var-file=environments/$(ENV).tfvars -out=$(ENV).tfplan
 endif
 

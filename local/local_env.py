@@ -233,7 +233,9 @@ def deploy(fn: str, state: dict[str, Any] | None = None) -> int:
 
 
 def fingerprint(path: Path) -> tuple:
-    return tuple(sorted((str(f), f.stat().st_mtime_ns) for f in path.rglob("*.py") if "__pycache__" not in f.parts))
+    """What a redeploy depends on: the folder's Python files and its lock file."""
+    files = [f for f in path.rglob("*.py") if "__pycache__" not in f.parts] + list(path.glob("requirements.txt"))
+    return tuple(sorted((str(f), f.stat().st_mtime_ns) for f in files))
 
 
 def watch(state: Any, every: float = 1.0) -> None:

@@ -237,6 +237,22 @@ def test_an_aws_plan_inits_with_the_account_state_bucket():
     assert "-lock-timeout=10m" in dry.stdout  # waits for a plan or apply that holds the state lock
 
 
+def test_an_aws_plan_drops_bytecode_from_the_sources_the_module_hashes():
+    dry = make("-n", "plan", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333")
+    assert dry.stdout.index("find functions shared -name __pycache__") < dry.stdout.index("plan -input=false")
+
+
+def test_the_watcher_redeploys_a_function_whose_lock_file_changed(tmp_path):
+    from local.local_env import fingerprint
+
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "requirements.txt").write_text("a==1\n")
+    before = fingerprint(tmp_path)
+    time.sleep(0.01)
+    (tmp_path / "requirements.txt").write_text("a==2\n")
+    assert fingerprint(tmp_path) != before
+
+
 def test_an_aws_apply_waits_for_the_state_lock():
     dry = make("-n", "apply", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333")
     assert "apply -input=false -lock-timeout=10m dev.tfplan" in dry.stdout, dry.stdout + dry.stderr

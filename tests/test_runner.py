@@ -80,7 +80,8 @@ def test_worker_runs_in_its_own_process_with_the_deployed_environment(tmp_path):
 
 
 def test_a_worker_sees_its_code_and_the_standard_library_only(tmp_path):
-    """As on the runtime: a package the zip lacks is missing, whatever the developer's venv holds."""
+    """A package the zip lacks is missing, whatever the developer's venv holds (stricter than the
+    runtime, whose own SDK follows /var/task on sys.path)."""
     pool = make_function(
         tmp_path,
         "import importlib.util, sys, sysconfig\n"

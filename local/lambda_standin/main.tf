@@ -1,4 +1,4 @@
-# Offline stand-in for terraform-aws-modules/lambda/aws (~> 8.8): the subset of its
+# Offline stand-in for terraform-aws-modules/lambda/aws 8.8.1: the subset of its
 # interface this project uses, same variable and output names, no registry, no
 # null/external/local providers. Every resource and data source below has the real
 # module's type, name and creation condition (count / for_each), copied from 8.8.1;

@@ -79,6 +79,8 @@ def entry_files(item: dict) -> dict[str, Path]:
     rules = compile_patterns(item.get("patterns"))
     commands = item.get("commands")
     if not commands:
+        if item.get("pip_requirements"):
+            sys.exit("the stand-in builds requirements only through commands (the function module's build.py)")
         return dict(files_under(path, item.get("prefix_in_zip") or "", rules))
     if isinstance(commands, str):
         commands = [c.strip() for c in commands.splitlines()]
@@ -94,6 +96,8 @@ def entry_files(item: dict) -> dict[str, Path]:
         if len(words) > 3:
             sys.exit(":zip invalid call signature, use: ':zip [path [prefix_in_zip]]'")
         target = workdir / os.path.normpath(words[1]) if len(words) > 1 else workdir
+        if not target.exists():
+            sys.exit(f":zip {target}: no such file or directory")  # 8.8.1 fails too (it cannot stat it)
         entries.update(files_under(target, words[2].strip() if len(words) > 2 else "", rules))
     if batch:
         run_script("\n".join(batch), workdir)

@@ -24,12 +24,12 @@ module "lambda" {
   source_path = [
     {
       path     = "${var.context.code_root}/functions/${var.folder}"
-      commands = ["set -e", "out=$(${local.build} --requirements requirements.txt . ${local.build_dir}/function)", "cd \"$out\"", ":zip"]
+      commands = ["set -e", "out=$(${local.build} --requirements requirements.txt . \"${local.build_dir}/function\")", "cd \"$out\"", ":zip"]
       patterns = local.package_patterns
     },
     {
       path     = "${var.context.code_root}/shared"
-      commands = ["set -e", "out=$(${local.build} --prefix shared . ${local.build_dir}/shared)", "cd \"$out\"", ":zip . shared"]
+      commands = ["set -e", "out=$(${local.build} --prefix shared . \"${local.build_dir}/shared\")", "cd \"$out\"", ":zip . shared"]
       patterns = local.package_patterns
     },
   ]
@@ -74,7 +74,8 @@ locals {
   architecture = "x86_64"
   build_script = "${path.module}/build.py"
   # Absolute: the module runs each part's commands in that part's folder.
-  build     = "python3.12 ${abspath(local.build_script)} --cache ${abspath(var.context.artifacts_dir)}/deps"
+  # -I: the build sees none of the caller's PYTHON* variables (a bytecode prefix, -O).
+  build     = "python3.12 -I \"${abspath(local.build_script)}\" --cache \"${abspath(var.context.artifacts_dir)}/deps\""
   build_dir = "${abspath(var.context.artifacts_dir)}/src/${var.context.name_prefix}-${var.name}"
   hash_extra = join("|", [
     var.context.name_prefix, var.name, var.runtime, local.architecture, filesha256(local.build_script),
