@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -120,3 +122,23 @@ def wait_for(predicate, timeout: float, interval: float = 0.5):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def make_function(tmp_path: Path, source: str, timeout: int = 2, env: dict | None = None, memory: int = 128) -> Any:
+    """A one-file function (``app.handler``) in the local runner's pool, as the runner would deploy it."""
+    from local.runner import FunctionPool, FunctionSpec
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(source)
+    spec = FunctionSpec(
+        name="f",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        handler="app.handler",
+        timeout=timeout,
+        memory=memory,
+        environment=env or {},
+        concurrency=1,
+        log_group="/aws/lambda/f",
+    )
+    return FunctionPool(spec, code, {"PATH": "/usr/bin"}, tmp_path / "f.log")

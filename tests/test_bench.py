@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 from bench import run as bench
-from local.runner import FunctionPool, FunctionSpec, LocalLambdaRunner, SqsMapping
-
-
-def pool(tmp_path: Path, source: str) -> FunctionPool:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "app.py").write_text(source)
-    spec = FunctionSpec(
-        name="f",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:f",
-        handler="app.handler",
-        timeout=10,
-        memory=256,
-        environment={},
-        concurrency=1,
-        log_group="/aws/lambda/f",
-    )
-    return FunctionPool(spec, code, {"PATH": "/usr/bin"}, tmp_path / "f.log")
+from local.runner import LocalLambdaRunner, SqsMapping
+from tests.helpers import make_function
 
 
 def test_durations_and_log_bytes_come_from_the_log_the_runner_writes(tmp_path):
     """The runner's own report lines (whatever their format) must give the bench a duration per invocation."""
-    functions = pool(tmp_path, "import sys\ndef handler(event, context):\n    print('x' * 100, file=sys.stderr)\n")
+    functions = make_function(
+        tmp_path, "import sys\ndef handler(event, context):\n    print('x' * 100, file=sys.stderr)\n"
+    )
     functions.log_file.write_text('{"time": "t", "type": "local.runner.start", "record": {}}\n')
     mark = functions.log_file.stat().st_size
     try:

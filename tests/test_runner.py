@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local.runner import FunctionPool, FunctionSpec, InvocationResult, successful_receipts
-from tests.helpers import wait_for
+from local.runner import InvocationResult, successful_receipts
+from tests.helpers import make_function, wait_for
 
 RECORDS = [{"messageId": m, "receiptHandle": f"rh-{m}"} for m in ("a", "b", "c")]
 
@@ -39,23 +39,6 @@ def test_unknown_item_identifier_fails_the_whole_batch():
 
 # awslambdaric's log_error in JSON log format: one flat object, keys in this order
 AWS_ERROR_LINE = ["timestamp", "log_level", "errorMessage", "errorType", "requestId", "stackTrace"]
-
-
-def make_function(tmp_path: Path, source: str, timeout: int = 2, env: dict | None = None) -> FunctionPool:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "app.py").write_text(source)
-    spec = FunctionSpec(
-        name="f",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:f",
-        handler="app.handler",
-        timeout=timeout,
-        memory=128,
-        environment=env or {},
-        concurrency=1,
-        log_group="/aws/lambda/f",
-    )
-    return FunctionPool(spec, code, {"PATH": "/usr/bin"}, tmp_path / "f.log")
 
 
 def test_worker_runs_in_its_own_process_with_the_deployed_environment(tmp_path):
