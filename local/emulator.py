@@ -290,6 +290,34 @@ def _atomic_dynamodb_writes() -> None:
         setattr(DynamoHandler, action, locked(getattr(DynamoHandler, action)))
 
 
+def _atomic_s3_writes() -> None:
+    """S3 checks a conditional PutObject (If-None-Match: *, If-Match: <etag>) against the
+    object it replaces atomically: of concurrent conditional writes to one key, one succeeds
+    and the others get 412 PreconditionFailed. moto reads the object, checks the condition and
+    stores without a lock: of 12 concurrent PutObjects with If-None-Match: * on a new key, or
+    with If-Match on the same ETag, two or three succeeded (and a replaced object's buffer was
+    closed under a request still answering with it: a 500). Every write to a bucket's objects
+    (PUT, POST and DELETE on a key -- so also CompleteMultipartUpload with If-None-Match and
+    DeleteObject with If-Match -- and DeleteObjects) now holds that bucket's lock from its
+    check to its response; GET and HEAD take none."""
+    from moto.s3.responses import S3Response
+
+    key_response, bucket_post = S3Response._key_response, S3Response._bucket_response_post
+
+    def _key_response(self: Any, request: Any, full_url: str) -> Any:
+        if request.method not in ("PUT", "POST", "DELETE"):
+            return key_response(self, request, full_url)
+        with _write_locks([("s3", self.bucket_name)]):
+            return key_response(self, request, full_url)
+
+    def _bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
+        with _write_locks([("s3", bucket_name)]):
+            return bucket_post(self, request, bucket_name)
+
+    S3Response._key_response = _key_response  # type: ignore[method-assign]
+    S3Response._bucket_response_post = _bucket_response_post  # type: ignore[method-assign]
+
+
 _PATCHED = threading.Lock()
 _patched = False
 
@@ -302,6 +330,7 @@ def patch_moto() -> None:
             return
         _atomic_queues()
         _atomic_dynamodb_writes()
+        _atomic_s3_writes()
         _cheap_message_checks()
         _route_sns_lambda_deliveries()
         _fifo_long_poll_waits()
