@@ -10,6 +10,7 @@ Two adjustments make moto behave like AWS for a Lambda service that lives outsid
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -232,6 +233,91 @@ def _cheap_message_checks() -> None:
     Message.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until)  # type: ignore[method-assign,assignment]
 
 
+_WRITE_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _write_locks(names: Iterable[tuple[str, ...]]) -> Iterator[None]:
+    """Hold the write lock of each name (a table, a bucket), made on first use. Several are
+    taken in sorted order, so two requests locking overlapping sets never deadlock."""
+    with _WRITE_LOCKS_GUARD:
+        locks = [_WRITE_LOCKS.setdefault(name, threading.Lock()) for name in sorted(set(names))]
+    with contextlib.ExitStack() as held:
+        for lock in locks:
+            held.enter_context(lock)
+        yield
+
+
+def _atomic_dynamodb_writes() -> None:
+    """DynamoDB evaluates a write's condition (ConditionExpression, Expected) and applies the
+    write atomically: of concurrent conditional writes to one item, each sees the others'
+    results. moto reads the item, checks the condition and writes without a lock, and the
+    emulator serves requests on many threads: of 12 concurrent PutItems with
+    attribute_not_exists(pk), or UpdateItems conditioned on the same old value, two to five
+    succeeded.
+    Every write request (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems)
+    now holds its tables' locks from its first read (ReturnValues included) to its response,
+    so an unconditional write cannot land between another request's check and its write
+    either, and a transaction's rollback cannot undo a concurrent write. Reads take no lock."""
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+    from moto.dynamodb.responses import DynamoHandler
+
+    def table_names(body: dict) -> list[Any]:
+        if "TransactItems" in body:
+            ops = [op for item in body["TransactItems"] or [] if isinstance(item, dict) for op in item.values()]
+            return [op.get("TableName") for op in ops if isinstance(op, dict)]
+        if "RequestItems" in body:
+            return list(body["RequestItems"] or {})
+        return [body.get("TableName")]
+
+    def locked(action: Any) -> Any:
+        def call(self: Any) -> Any:
+            backend = self.dynamodb_backend
+            names = []
+            for name in table_names(self.body):
+                try:  # a table's name or ARN: lock by name
+                    name = backend.get_table(name).name
+                except ResourceNotFoundException:
+                    pass  # the action reports it
+                names.append(("dynamodb", backend.account_id, backend.region_name, str(name)))
+            with _write_locks(names):
+                return action(self)
+
+        return call
+
+    for action in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"):
+        setattr(DynamoHandler, action, locked(getattr(DynamoHandler, action)))
+
+
+def _atomic_s3_writes() -> None:
+    """S3 checks a conditional PutObject (If-None-Match: *, If-Match: <etag>) against the
+    object it replaces atomically: of concurrent conditional writes to one key, one succeeds
+    and the others get 412 PreconditionFailed. moto reads the object, checks the condition and
+    stores without a lock: of 12 concurrent PutObjects with If-None-Match: * on a new key, or
+    with If-Match on the same ETag, two or three succeeded (and a replaced object's buffer was
+    closed under a request still answering with it: a 500). Every write to a bucket's objects
+    (PUT, POST and DELETE on a key -- so also CompleteMultipartUpload with If-None-Match and
+    DeleteObject with If-Match -- and DeleteObjects) now holds that bucket's lock from its
+    check to its response; GET and HEAD take none."""
+    from moto.s3.responses import S3Response
+
+    key_response, bucket_post = S3Response._key_response, S3Response._bucket_response_post
+
+    def _key_response(self: Any, request: Any, full_url: str) -> Any:
+        if request.method not in ("PUT", "POST", "DELETE"):
+            return key_response(self, request, full_url)
+        with _write_locks([("s3", self.bucket_name)]):
+            return key_response(self, request, full_url)
+
+    def _bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
+        with _write_locks([("s3", bucket_name)]):
+            return bucket_post(self, request, bucket_name)
+
+    S3Response._key_response = _key_response  # type: ignore[method-assign]
+    S3Response._bucket_response_post = _bucket_response_post  # type: ignore[method-assign]
+
+
 _PATCHED = threading.Lock()
 _patched = False
 
@@ -243,6 +329,8 @@ def patch_moto() -> None:
         if _patched:
             return
         _atomic_queues()
+        _atomic_dynamodb_writes()
+        _atomic_s3_writes()
         _cheap_message_checks()
         _route_sns_lambda_deliveries()
         _fifo_long_poll_waits()
