@@ -69,6 +69,18 @@ def _kept(rel: Path) -> bool:
     return any(part.startswith(".terraform") or part == "builds" or part.endswith(".tfplan") for part in rel.parts)
 
 
+def _generated_files(target: Path) -> list[Path]:
+    """Every file and folder of the copy outside Terraform's working files, which are not
+    walked: builds/ holds the package builds, hundreds of thousands of files."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(target):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not _kept((here / d).relative_to(target))]
+        files = [here / f for f in filenames if not _kept((here / f).relative_to(target))]
+        found += [here / d for d in dirnames] + files
+    return found
+
+
 def generate() -> Path:
     """Bring the offline copy up to date with ``terraform/``; keeps every ``.terraform`` directory.
 
@@ -107,9 +119,9 @@ def generate() -> Path:
             tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
             tmp.write_bytes(data)
             tmp.replace(dst)
-        for path in sorted(target.rglob("*"), reverse=True):  # children before their folders
+        for path in sorted(_generated_files(target), reverse=True):  # children before their folders
             rel = path.relative_to(target)
-            if _kept(rel) or rel in wanted or rel.name == ".terraform.lock.hcl":
+            if rel in wanted or rel.name == ".terraform.lock.hcl":
                 continue
             if path.is_dir() and not path.is_symlink():
                 if not any(path.iterdir()):
