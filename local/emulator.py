@@ -1,11 +1,15 @@
 """The embedded AWS emulator: moto's server, in this process, on 127.0.0.1.
 
-Two adjustments make moto behave like AWS for a Lambda service that lives outside it:
+For a Lambda service that lives outside moto:
 * moto would consume an SQS queue itself when an event source mapping exists (and try to
   run the function in Docker); here the mappings are only stored, and the local runner polls.
 * Lambda ``Invoke`` requests are answered by the local runner (``invoke_handler``).
 * SNS deliveries to Lambda subscriptions go to the runner too (``sns_handler``), as the
   SNS event AWS sends (filter policies are still applied by moto).
+
+And where moto differs from AWS under the emulator's many request threads (``patch_moto``):
+an SQS queue's messages change under a lock, and conditional writes (DynamoDB conditions,
+S3 If-Match / If-None-Match) are checked and applied atomically.
 """
 
 from __future__ import annotations
