@@ -2,7 +2,14 @@
 
 Item: ``{user_id, queue_url, seq, expires_at}``.
 
-* ``seq`` is the user's last assigned sequence number (orders the user's document).
+* ``seq`` is the user's last assigned sequence number (orders the user's document). A new
+  item starts at ``seq_base(now)``, the creation time in microseconds, and each reserve adds
+  its count. An item is deleted only after its lease ran out, at least ``lease_seconds``
+  after it was created, so a user's next item starts above every seq the deleted one gave
+  out unless that user averaged a million messages a second: seqs never go backwards for a
+  document, across leases too (an old dead letter redriven later still sorts before newer
+  messages, and a resend of an old ``message_id`` still keeps its first place). Seqs stay
+  below 2**53 (exact in any JSON reader) until the year 2255.
 * ``expires_at`` (the table's TTL attribute) is a lease: every ingest that uses the
   assignment sets it to ``now + lease_seconds``, in the same UpdateItem that reserves the
   sequence numbers. ``lease_seconds`` is at least the pool queues' message retention, so
@@ -38,6 +45,11 @@ class Assignment:
     created: bool  # True when this call (re)assigned the queue
 
 
+def seq_base(now: float) -> int:
+    """The seq a new assignment counts on from: ``now`` in microseconds (see the module docstring)."""
+    return int(now * 1_000_000)
+
+
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
@@ -71,14 +83,16 @@ def reserve(
     None when the user has no assignment (and no candidate was given) or its queue left the pool.
     """
     names, values = _pool_values(pool)
-    expires = int((now if now is not None else time.time()) + lease_seconds)
+    now = time.time() if now is None else now
+    expires = int(now + lease_seconds)
+    base = seq_base(now)
     values |= {":n": {"N": str(count)}, ":exp": {"N": str(expires)}}
     if candidate is None:
         update, condition = "SET seq = seq + :n, expires_at = :exp", f"queue_url IN ({names})"
     else:
-        update = "SET queue_url = if_not_exists(queue_url, :q), seq = if_not_exists(seq, :zero) + :n, expires_at = :exp"
+        update = "SET queue_url = if_not_exists(queue_url, :q), seq = if_not_exists(seq, :base) + :n, expires_at = :exp"
         condition = f"attribute_not_exists(queue_url) OR queue_url IN ({names})"
-        values |= {":q": {"S": candidate}, ":zero": {"N": "0"}}
+        values |= {":q": {"S": candidate}, ":base": {"N": str(base)}}
     try:
         out = client("dynamodb").update_item(
             TableName=table,
@@ -95,7 +109,7 @@ def reserve(
     old = out.get("Attributes")
     if not old:  # no item before this write: the candidate is the user's queue now
         assert candidate is not None
-        return Assignment(user_id, candidate, 1, expires, created=True)
+        return Assignment(user_id, candidate, base + 1, expires, created=True)
     return Assignment(user_id, old["queue_url"]["S"], int(old["seq"]["N"]) + 1, expires, created=False)
 
 
@@ -113,16 +127,17 @@ def assign(
     Creates the item, or moves a user whose queue left the pool (its ``seq`` carries on).
     """
     names, values = _pool_values(pool)
-    expires = int((now if now is not None else time.time()) + lease_seconds)
+    now = time.time() if now is None else now
+    expires = int(now + lease_seconds)
     try:
         out = client("dynamodb").update_item(
             TableName=table,
             Key={"user_id": {"S": user_id}},
-            UpdateExpression="SET queue_url = :q, seq = if_not_exists(seq, :zero) + :n, expires_at = :exp",
+            UpdateExpression="SET queue_url = :q, seq = if_not_exists(seq, :base) + :n, expires_at = :exp",
             ConditionExpression=f"attribute_not_exists(queue_url) OR NOT (queue_url IN ({names}))",
             ExpressionAttributeValues={
                 ":q": {"S": queue_url},
-                ":zero": {"N": "0"},
+                ":base": {"N": str(seq_base(now))},
                 ":n": {"N": str(count)},
                 ":exp": {"N": str(expires)},
                 **values,

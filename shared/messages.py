@@ -76,6 +76,15 @@ class StickyMessage(_Strict):
     correlation_id: str | None = Field(default=None, description="Request id of the ingest call, for log correlation.")
 
 
+class UrlStoreCursor(_Strict):
+    """The URL store's one message: where the pool's rotation stands.
+
+    A take hands out the pool queues from ``next`` on (modulo the current pool size) and
+    puts back a cursor that far ahead."""
+
+    next: int = Field(ge=0, description="Index of the next pool queue to hand to a new user.")
+
+
 class StickySqsRecord(SqsRecordModel):
     """SQS record whose body is a StickyMessage (used by the batch processor's parser)."""
 

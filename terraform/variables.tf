@@ -62,6 +62,24 @@ variable "sticky" {
     condition     = contains(["standard", "fifo"], var.sticky.queue_type)
     error_message = "sticky.queue_type must be \"standard\" or \"fifo\"."
   }
+  validation {
+    # The ingester checks an assignment's queue with DynamoDB's IN, which takes 1-100 values.
+    condition     = var.sticky.pool_size >= 1 && var.sticky.pool_size <= 100
+    error_message = "sticky.pool_size must be 1..100 (DynamoDB's IN compares with at most 100 values)."
+  }
+  validation {
+    # Each dispatcher reserves dispatcher_concurrency, the fan-out worker worker_concurrency and
+    # the relay 2; Lambda keeps 100 of the account's concurrency unreserved.
+    condition = (var.sticky.pool_size * var.sticky.dispatcher_concurrency + max(var.cron_fanout.worker_concurrency, 0) + 2
+    <= var.lambda_concurrency_limit - 100)
+    error_message = "sticky.pool_size x sticky.dispatcher_concurrency (${var.sticky.pool_size} x ${var.sticky.dispatcher_concurrency}) plus the fan-out worker's ${max(var.cron_fanout.worker_concurrency, 0)} and the relay's 2 reserve more than the ${var.lambda_concurrency_limit - 100} of lambda_concurrency_limit (${var.lambda_concurrency_limit}) that Lambda lets an account reserve."
+  }
+}
+
+variable "lambda_concurrency_limit" {
+  description = "The account's Lambda concurrent executions quota in this Region (AWS's default: 1,000); reserved concurrency may total at most this minus 100."
+  type        = number
+  default     = 1000
 }
 
 variable "cron_fanout" {

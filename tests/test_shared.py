@@ -110,10 +110,11 @@ POOL = ["q1", "q2"]
 
 
 def test_only_one_assign_wins_and_the_loser_reserves_on_the_winners_queue(table):
-    assert assignments.assign(table, "u", "q1", 1, POOL, 60) is not None
+    won = assignments.assign(table, "u", "q1", 1, POOL, 60)
+    assert won is not None
     assert assignments.assign(table, "u", "q2", 1, POOL, 60) is None
     got = assignments.reserve(table, "u", 2, POOL, 60)
-    assert (got.queue_url, got.first_seq, got.created) == ("q1", 2, False)
+    assert (got.queue_url, got.first_seq, got.created) == ("q1", won.first_seq + 1, False)
 
 
 def test_every_use_extends_the_lease_and_nothing_is_counted(table):
@@ -121,15 +122,32 @@ def test_every_use_extends_the_lease_and_nothing_is_counted(table):
     assert assignments.get(table, "u")["expires_at"]["N"] == "1060"
     assignments.reserve(table, "u", 1, POOL, 60, now=2000.0)
     item = assignments.get(table, "u")
-    assert item["expires_at"]["N"] == "2060" and item["seq"]["N"] == "4" and "inflight" not in item
+    assert item["expires_at"]["N"] == "2060" and "inflight" not in item
+    assert int(item["seq"]["N"]) == assignments.seq_base(1000.0) + 4  # counted on from the creation time
 
 
 def test_reserve_refuses_a_queue_that_left_the_pool_and_assign_moves_it(table):
-    assignments.assign(table, "u", "q9", 5, [*POOL, "q9"], 60)
+    first = assignments.assign(table, "u", "q9", 5, [*POOL, "q9"], 60)
     assert assignments.reserve(table, "u", 1, POOL, 60) is None
     moved = assignments.assign(table, "u", "q2", 1, POOL, 60)
-    assert (moved.queue_url, moved.first_seq) == ("q2", 6)  # seq carries on
+    assert (moved.queue_url, moved.first_seq) == ("q2", first.first_seq + 5)  # seq carries on
     assert assignments.reserve(table, "u", 1, POOL, 60).queue_url == "q2"
+
+
+@pytest.mark.parametrize("how", ["reserve", "assign"])
+def test_a_users_seqs_never_go_backwards_after_ttl_deleted_its_assignment(table, how):
+    """The lease ran out (no message of it can still be queued) and DynamoDB's TTL deleted the
+    item: the user's next seqs still sort after every seq it was given before, so its
+    document stays in ingest order and an old dead letter redriven later sorts before them."""
+    created = time.time() - 61
+    first = assignments.reserve(table, "u", 1, POOL, 60, now=created, candidate="q1")
+    old = assignments.reserve(table, "u", 1000, POOL, 60, now=created + 1)
+    boto3.client("dynamodb").delete_item(TableName=table, Key={"user_id": {"S": "u"}})  # as TTL does
+    if how == "reserve":
+        again = assignments.reserve(table, "u", 1, POOL, 60, candidate="q2")
+    else:
+        again = assignments.assign(table, "u", "q2", 1, POOL, 60)
+    assert again.created and again.first_seq > old.first_seq + 999 > first.first_seq
 
 
 def test_an_expired_but_not_yet_deleted_assignment_is_reused(table):

@@ -91,17 +91,70 @@ def test_parse_rejects_invalid_input_naming_the_field(event, where):
         ingester.parse(event)
 
 
-def test_store_is_seeded_lazily_and_rotates_through_the_pool(env):
-    taken = [ingester.take_queue_url(env["store"], env["pool"]) for _ in range(6)]
-    assert sorted(set(taken)) == sorted(env["pool"])
-    attrs = env["sqs"].get_queue_attributes(QueueUrl=env["store"], AttributeNames=["All"])["Attributes"]
-    assert int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 3
+def store_bodies(sqs, store: str) -> list[str]:
+    """Every message in the store (received once with a zero visibility timeout, so they stay)."""
+    got = sqs.receive_message(QueueUrl=store, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    return sorted(m["Body"] for m in got)
 
 
-def test_stale_urls_in_the_store_are_dropped(env):
-    env["sqs"].send_message(QueueUrl=env["store"], MessageBody="https://old/queue")
-    env["sqs"].send_message(QueueUrl=env["store"], MessageBody=env["pool"][1])
-    assert ingester.take_queue_url(env["store"], env["pool"]) == env["pool"][1]
+def test_store_is_seeded_lazily_and_hands_out_the_pool_in_rotation(env):
+    pool = env["pool"]
+    taken = [ingester.take_queue_url(env["store"], pool) for _ in range(7)]
+    start = pool.index(taken[0])
+    assert taken == [pool[(start + i) % 3] for i in range(7)]
+    assert store_bodies(env["sqs"], env["store"]) == [json.dumps({"next": (start + 7) % 3}, separators=(",", ":"))]
+
+
+def test_one_take_hands_out_a_pool_larger_than_ten_whole(env):
+    pool = [f"https://sqs/pool-{i:02d}" for i in range(25)]
+    env["sqs"].send_message(QueueUrl=env["store"], MessageBody='{"next": 20}')
+    assert ingester.take_queue_urls(env["store"], pool, 25) == pool[20:] + pool[:20]
+    assert ingester.take_queue_urls(env["store"], pool, 3) == pool[20:23]
+
+
+def test_after_a_resize_the_cursor_carries_on_within_the_new_pool(env):
+    env["sqs"].send_message(QueueUrl=env["store"], MessageBody='{"next": 7}')  # left by a pool of 8
+    assert ingester.take_queue_urls(env["store"], env["pool"], 2) == [env["pool"][1], env["pool"][2]]
+
+
+def test_duplicate_cursors_and_foreign_messages_are_merged_into_one_cursor(env):
+    for body in ('{"next": 1}', '{"next": 2}', "https://sqs/old-style-url", "not json"):
+        env["sqs"].send_message(QueueUrl=env["store"], MessageBody=body)
+    taken = ingester.take_queue_urls(env["store"], env["pool"], 1)
+    assert taken[0] in (env["pool"][1], env["pool"][2])
+    (cursor,) = store_bodies(env["sqs"], env["store"])
+    assert json.loads(cursor) == {"next": (env["pool"].index(taken[0]) + 1) % 3}
+
+
+def test_an_empty_store_is_seeded_again_at_a_random_place(env):
+    """The cursor expired (the store's retention) or was lost: the next take seeds a new one,
+    at a random place, so no queue is favoured by reseeding."""
+    for _ in range(30):
+        ingester.seed_store(env["store"], 3)
+    starts = {json.loads(m["Body"])["next"] for m in drain_raw(env["sqs"], env["store"])}
+    assert starts == {0, 1, 2}
+    assert ingester.take_queue_url(env["store"], env["pool"]) in env["pool"]  # empty: seeded, then taken
+    assert len(store_bodies(env["sqs"], env["store"])) == 1
+
+
+def drain_raw(sqs, url):
+    out = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        out += got
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def test_a_cursor_held_by_a_dead_taker_gives_a_clear_error_by_the_deadline(env):
+    env["sqs"].send_message(QueueUrl=env["store"], MessageBody='{"next": 0}')
+    env["sqs"].receive_message(QueueUrl=env["store"], VisibilityTimeout=60)  # a taker that died holding it
+    started = time.monotonic()
+    with pytest.raises(ingester.PoolUnavailable, match="another ingester holds its cursor.*Nothing of this request"):
+        ingester.ingest(ingester.parse({"user_id": "new", "body": 1}), deadline=started + 1.5)
+    assert time.monotonic() - started < 5  # it stopped at its deadline, not at the cursor's return
+    assert assignments.get(TABLE, "new") is None or "queue_url" not in assignments.get(TABLE, "new")
+    assert all(drain(env["sqs"], url) == [] for url in env["pool"])
 
 
 def test_a_user_keeps_its_queue_and_gets_consecutive_seqs(env):
@@ -109,7 +162,7 @@ def test_a_user_keeps_its_queue_and_gets_consecutive_seqs(env):
     second = ingester.assign("u1", 2)
     assert first.created and not second.created
     assert second.queue_url == first.queue_url
-    assert (first.first_seq, second.first_seq) == (1, 4)
+    assert second.first_seq == first.first_seq + 3
     item = assignments.get(TABLE, "u1")
     # a lease, extended by every use; nothing is counted in flight, so nothing can leak
     assert set(item) == {"user_id", "queue_url", "seq", "expires_at"}
@@ -130,8 +183,9 @@ def test_race_loser_adopts_the_winners_queue(env, monkeypatch):
 
     monkeypatch.setattr(ingester.assignments, "reserve", reserve_then_lose)
     got = ingester.assign("u9", 1)
-    assert got.queue_url == env["pool"][2] and not got.created and got.first_seq == 2
-    assert len(ingester.spare_urls) == 3  # the URL this ingester would have given is kept for the next user
+    assert got.queue_url == env["pool"][2] and not got.created
+    assert got.first_seq == int(assignments.get(TABLE, "u9")["seq"]["N"])  # the seq after the winner's
+    assert len(ingester.spare_urls) == 10  # the URL this ingester would have given is kept for the next user
 
 
 def test_two_ingesters_creating_one_user_at_once_end_on_one_queue(env):
@@ -139,17 +193,17 @@ def test_two_ingesters_creating_one_user_at_once_end_on_one_queue(env):
     pool = env["pool"]
     first = assignments.reserve(TABLE, "u", 2, pool, 60, candidate=pool[0])
     second = assignments.reserve(TABLE, "u", 3, pool, 60, candidate=pool[1])
-    assert (first.queue_url, first.created, first.first_seq) == (pool[0], True, 1)
-    assert (second.queue_url, second.created, second.first_seq) == (pool[0], False, 3)
-    assert assignments.get(TABLE, "u")["seq"]["N"] == "5"
+    assert (first.queue_url, first.created, second.queue_url, second.created) == (pool[0], True, pool[0], False)
+    assert second.first_seq == first.first_seq + 2
+    assert int(assignments.get(TABLE, "u")["seq"]["N"]) == first.first_seq + 4
 
 
 def test_a_user_on_a_queue_that_left_the_pool_moves_and_keeps_its_seq(env, monkeypatch):
     """After a pool resize, no user stays pinned to a queue that no longer exists."""
     old_pool = [*env["pool"], "https://sqs/removed"]
-    assignments.assign(TABLE, "u", "https://sqs/removed", 4, old_pool, 60)
+    before = assignments.assign(TABLE, "u", "https://sqs/removed", 4, old_pool, 60)
     got = ingester.assign("u", 1)
-    assert got.queue_url in env["pool"] and got.created and got.first_seq == 5
+    assert got.queue_url in env["pool"] and got.created and got.first_seq == before.first_seq + 4
     assert ingester.assign("u", 1).queue_url == got.queue_url
 
 
@@ -157,7 +211,7 @@ def test_a_message_id_repeated_in_one_request_is_sent_once(env):
     request = ingester.parse({"messages": [{"user_id": "u", "body": n, "message_id": "same"} for n in range(3)]})
     result = ingester.ingest(request)
     sent = drain(env["sqs"], result.queues["u"])
-    assert [(m["message_id"], m["body"], m["seq"]) for m in sent] == [("same", 0, 1)]
+    assert [(m["message_id"], m["body"]) for m in sent] == [("same", 0)]
 
 
 @pytest.mark.parametrize("position", [0, 1])
@@ -235,7 +289,8 @@ def test_a_send_that_fails_after_the_reserve_names_the_entries_and_leaks_nothing
     item = assignments.get(TABLE, "u")
     assert "inflight" not in item  # nothing was counted, so nothing is left to release
     ingester.ingest(ingester.parse({"user_id": "u", "body": 3, "message_id": "later"}))
-    assert [m["seq"] for m in drain(env["sqs"], item["queue_url"]["S"])] == [4]  # a seq gap, harmless
+    sent = drain(env["sqs"], item["queue_url"]["S"])
+    assert [m["seq"] for m in sent] == [int(item["seq"]["N"]) + 1]  # after the unsent ones: a seq gap, harmless
 
 
 def test_ingest_sends_each_users_messages_in_order_to_its_queue(env):
@@ -247,7 +302,7 @@ def test_ingest_sends_each_users_messages_in_order_to_its_queue(env):
     for user in ("a", "b"):
         sent = [m for m in drain(env["sqs"], result.queues[user]) if m["user_id"] == user]
         assert [m["body"] for m in sent] == list(range(12))
-        assert [m["seq"] for m in sent] == list(range(1, 13))
+        assert [m["seq"] - sent[0]["seq"] for m in sent] == list(range(12))
         assert {m["correlation_id"] for m in sent} == {"req-1"}  # dispatcher logs carry the ingest request id
 
 
@@ -269,6 +324,7 @@ def test_new_users_of_one_call_share_one_trip_to_the_url_store(env):
         result = ingester.ingest(ingester.parse({"messages": [{"user_id": u, "body": 1} for u in users]}))
     assert [c for c in calls if c.startswith("sqs.") and c != "sqs.SendMessageBatch"] == [
         "sqs.ReceiveMessage",
+        "sqs.SendMessage",
         "sqs.DeleteMessageBatch",
     ]
     assert calls.count("dynamodb.UpdateItem") == 7  # the first user's write found no URL held; then one each
@@ -288,8 +344,8 @@ def test_a_new_user_costs_one_write_once_the_process_holds_spare_urls(env):
 
 
 def test_ingester_processes_that_each_see_one_new_user_spread_them_over_the_pool(env, monkeypatch):
-    """Every process takes the whole (small) pool from the store in the store's order; each hands
-    its URLs out in a random order, so new users of many processes do not pile onto one queue."""
+    """Each process takes ten URLs from the store's rotation, which moves on by ten: the first new
+    users of many processes do not pile onto one queue."""
     for n in range(30):
         monkeypatch.setattr(ingester, "spare_urls", [])  # a fresh process
         ingester.assign(f"p{n}", 1)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -23,20 +24,30 @@ from pydantic import ValidationError
 
 from shared import assignments, sqs
 from shared.clients import client
-from shared.messages import IngestMessage, IngestRequest, IngestResult, StickyMessage
+from shared.messages import IngestMessage, IngestRequest, IngestResult, StickyMessage, UrlStoreCursor
 from shared.rejections import rejections
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
+
+def pool_urls(template: str, size: int) -> list[str]:
+    """The pool's queue URLs: ``template`` with ``{index}`` replaced by 00, 01, ... (the queues' names)."""
+    if size and "{index}" not in template:
+        raise ValueError(f"POOL_QUEUE_URL_TEMPLATE must hold {{index}}: {template!r}")
+    return [template.replace("{index}", f"{i:02d}") for i in range(size)]
+
+
 ASSIGNMENT_TABLE = os.environ.get("ASSIGNMENT_TABLE", "")
 URL_STORE_QUEUE_URL = os.environ.get("URL_STORE_QUEUE_URL", "")
-POOL_QUEUE_URLS = [u for u in os.environ.get("POOL_QUEUE_URLS", "").split(",") if u]
+POOL_QUEUE_URLS = pool_urls(os.environ.get("POOL_QUEUE_URL_TEMPLATE", ""), int(os.environ.get("POOL_SIZE", "0")))
 # At least the pool queues' message retention: see shared/assignments.py.
 LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", str(4 * 24 * 3600 + 300)))
 MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "262144"))  # the pool queues' MaximumMessageSize
 MAX_SEQ = 2**63 - 1  # the longest seq a message can carry (DynamoDB numbers fit far more)
+STORE_WAIT_SECONDS = 5.0  # how long a take waits for the cursor when the caller gives no deadline
+SEND_RESERVE_SECONDS = 2.0  # of an invocation's remaining time, kept for sending after the last take
 
 
 class InvalidIngestRequest(ValueError):
@@ -56,54 +67,85 @@ def parse(event: Any) -> IngestRequest:
         raise InvalidIngestRequest(f"invalid ingest request: {problems}") from None
 
 
-def take_queue_url(store_url: str, pool: list[str], attempts: int = 10) -> str:
-    return take_queue_urls(store_url, pool, 1, attempts)[0]
+def take_queue_url(store_url: str, pool: list[str], deadline: float | None = None) -> str:
+    return take_queue_urls(store_url, pool, 1, deadline)[0]
 
 
-def take_queue_urls(store_url: str, pool: list[str], count: int, attempts: int = 10) -> list[str]:
-    """Take the next ``count`` pool queue URLs from the URL store and put them back at the end.
+def take_queue_urls(store_url: str, pool: list[str], count: int, deadline: float | None = None) -> list[str]:
+    """The next ``count`` pool queues of the rotation, from the URL store's cursor.
 
-    Three requests whatever ``count`` (receive up to 10, send them back, delete): the URLs
-    received are handed out in turn. The store is seeded lazily with the pool when it is
-    completely empty. A URL not in the current pool (stale) is dropped. The copies are sent
-    back before the originals are deleted, so the store is never seen empty once seeded.
+    The store holds one message, a UrlStoreCursor. A take receives it, puts back a cursor
+    ``count`` further on, and deletes what it received: three requests whatever ``count``
+    and whatever the pool's size. The cursor covers the whole pool, modulo its current size,
+    so no pool queue can be missing from the store and a resize needs no new store. The
+    store heals itself:
+
+    * empty (its cursor expired after the store's retention, or it was never seeded): the
+      take seeds a cursor at a random place;
+    * two cursors (two takes seeded at once, or a delete failed): a take that receives
+      several deletes them all and puts back one; until then each rotates over the whole pool;
+    * a message that is not a cursor is deleted, with a warning;
+    * a taker that dies holding the cursor hides it for the store's visibility timeout only;
+      meanwhile others wait for it, and raise PoolUnavailable at ``deadline`` (monotonic
+      clock) rather than run out of time.
     """
     store = client("sqs")
-    for _ in range(attempts):
-        got = store.receive_message(QueueUrl=store_url, MaxNumberOfMessages=min(count, 10), WaitTimeSeconds=1)
-        messages = got.get("Messages", [])
-        if not messages:
-            attrs = store.get_queue_attributes(
-                QueueUrl=store_url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            if int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) == 0:
-                seed_store(store_url, pool)
+    started = time.monotonic()
+    deadline = started + STORE_WAIT_SECONDS if deadline is None else deadline
+    while True:
+        messages = store.receive_message(QueueUrl=store_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        cursors = [c for c in (read_cursor(m) for m in messages) if c is not None]
+        if cursors:
+            start = cursors[0].next % len(pool)
+            put_cursor(store_url, (start + count) % len(pool))
+        if messages:
+            if len(messages) > 1:
+                logger.warning("URL store held several messages: one cursor put back", extra={"count": len(messages)})
+            for failure in sqs.delete(store_url, messages):  # not deleted: a second cursor, merged later
+                logger.warning("URL store delete failed", extra={"failure": failure})
+        if cursors:
+            return [pool[(start + i) % len(pool)] for i in range(count)]
+        if not messages and store_is_empty(store_url):
+            seed_store(store_url, len(pool))
             continue
-        urls = [m["Body"] for m in messages if m["Body"] in pool]
-        for stale in {m["Body"] for m in messages} - set(urls):
-            logger.warning("dropping stale queue URL from the store", extra={"queue_url": stale})
-        if urls:
-            sqs.send_batch(
-                lambda entries: store.send_message_batch(QueueUrl=store_url, Entries=entries),
-                [{"Id": str(i), "MessageBody": url} for i, url in enumerate(urls)],
-                what=f"returning URLs to {store_url}",
+        if time.monotonic() >= deadline:
+            raise PoolUnavailable(
+                f"no pool queue from the URL store {store_url} in {time.monotonic() - started:.1f} s: another "
+                "ingester holds its cursor (it is back within the store's visibility timeout) or the store "
+                "cannot be read. Nothing of this request was sent; retry it."
             )
-        for failure in sqs.delete(store_url, messages):  # not deleted: a duplicate URL, harmless
-            logger.warning("URL store delete failed", extra={"failure": failure})
-        if urls:
-            return [urls[i % len(urls)] for i in range(count)]
-    raise PoolUnavailable(f"no queue URL available from {store_url}")
 
 
-def seed_store(store_url: str, pool: list[str]) -> None:
-    logger.info("seeding the URL store", extra={"pool_size": len(pool)})
-    store = client("sqs")
-    sqs.send_batch(
-        lambda entries: store.send_message_batch(QueueUrl=store_url, Entries=entries),
-        [{"Id": str(i), "MessageBody": url} for i, url in enumerate(pool)],
-        what=f"seeding {store_url}",
-    )
+def read_cursor(message: dict[str, Any]) -> UrlStoreCursor | None:
+    try:
+        return UrlStoreCursor.model_validate_json(message["Body"])
+    except ValidationError:
+        logger.warning("dropping a URL store message that is not a cursor", extra={"body": message["Body"][:200]})
+        return None
+
+
+def put_cursor(store_url: str, position: int) -> None:
+    client("sqs").send_message(QueueUrl=store_url, MessageBody=UrlStoreCursor(next=position).model_dump_json())
+
+
+def store_is_empty(store_url: str) -> bool:
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=store_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(v) for v in attrs.values()) == 0
+
+
+def seed_store(store_url: str, pool_size: int) -> None:
+    """Put a cursor at a random place: a store seeded again starts no queue more often than the others."""
+    logger.info("seeding the URL store", extra={"pool_size": pool_size})
+    put_cursor(store_url, random.randrange(pool_size))
 
 
 # Pool queue URLs this process took from the URL store and has not yet given to a new user.
@@ -119,22 +161,18 @@ def take_spare_url(pool: list[str]) -> str | None:
     return spare_urls[0] if spare_urls else None
 
 
-def refill_spare_urls(need: int) -> None:
-    """Hold at least ``need`` spare URLs: one take from the store of up to ten distinct URLs."""
+def refill_spare_urls(need: int, deadline: float | None = None) -> None:
+    """Hold at least ``need`` spare URLs, taking at least ten at a time: one take from the store."""
     if len(spare_urls) < need:
-        count = max(need - len(spare_urls), min(10, len(POOL_QUEUE_URLS)))
-        urls = take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, count)
-        # A pool of <= 10 comes back whole, in the store's order, to every process: handed out
-        # in that order, each process's first new user would land on the same queue.
-        random.shuffle(urls)
-        spare_urls.extend(urls)
+        count = max(need - len(spare_urls), 10)
+        spare_urls.extend(take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, count, deadline))
 
 
 def assign(user_id: str, count: int) -> assignments.Assignment:
     return assign_all({user_id: count})[user_id]
 
 
-def assign_all(counts: dict[str, int]) -> dict[str, assignments.Assignment]:
+def assign_all(counts: dict[str, int], deadline: float | None = None) -> dict[str, assignments.Assignment]:
     """Reserve ``counts[user]`` seqs for each user on its queue: one UpdateItem per user.
 
     Each write carries a spare URL as the queue of a user that has none (see
@@ -151,7 +189,7 @@ def assign_all(counts: dict[str, int]) -> dict[str, assignments.Assignment]:
             candidate = take_spare_url(POOL_QUEUE_URLS)
             found = reserve(user_id, count, candidate)
             if found is None and candidate is None:  # a new user, or one to move: hold spares for the rest
-                refill_spare_urls(len(pending) - i)
+                refill_spare_urls(len(pending) - i, deadline)
                 found = reserve(user_id, count, take_spare_url(POOL_QUEUE_URLS))
             if found is None:
                 moved[user_id] = count
@@ -161,7 +199,7 @@ def assign_all(counts: dict[str, int]) -> dict[str, assignments.Assignment]:
                 spare_urls.pop(0)
         pending = {}
         if moved:
-            refill_spare_urls(len(moved))
+            refill_spare_urls(len(moved), deadline)
             for user_id, count in moved.items():
                 url = spare_urls.pop(0)
                 created = assignments.assign(ASSIGNMENT_TABLE, user_id, url, count, POOL_QUEUE_URLS, LEASE_SECONDS)
@@ -223,11 +261,12 @@ def send(queue_url: str, messages: list[StickyMessage]) -> None:
     )
 
 
-def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestResult:
+def ingest(request: IngestRequest, correlation_id: str | None = None, deadline: float | None = None) -> IngestResult:
     """Reserve each user's seqs (one write per user), then send each queue's messages together.
 
     A message_id repeated within the request is sent once. If a send fails after the
     reserve, nothing needs undoing: the lease holds no count, and a seq gap is harmless.
+    ``deadline`` (monotonic clock) bounds the wait for the URL store's cursor.
     """
     by_user: dict[str, list[IngestMessage]] = defaultdict(list)
     seen: set[tuple[str, str]] = set()
@@ -237,7 +276,7 @@ def ingest(request: IngestRequest, correlation_id: str | None = None) -> IngestR
             by_user[message.user_id].append(message)
     queues: dict[str, str] = {}
     by_queue: dict[str, list[StickyMessage]] = defaultdict(list)
-    assigned = assign_all({user_id: len(user_messages) for user_id, user_messages in by_user.items()})
+    assigned = assign_all({user_id: len(user_messages) for user_id, user_messages in by_user.items()}, deadline)
     for user_id, user_messages in by_user.items():
         assignment = assigned[user_id]
         by_queue[assignment.queue_url].extend(
@@ -266,6 +305,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with rejections(logger, metrics, InvalidIngestRequest):
         request = parse(event)
         check_sizes(request, context.aws_request_id, MAX_MESSAGE_BYTES)
-    result = ingest(request, correlation_id=context.aws_request_id)
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SEND_RESERVE_SECONDS
+    result = ingest(request, correlation_id=context.aws_request_id, deadline=deadline)
     logger.info("ingested", extra={"accepted": result.accepted, "users": len(result.queues)})
     return json.loads(result.model_dump_json())

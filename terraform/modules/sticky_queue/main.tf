@@ -15,20 +15,26 @@ locals {
   # An assignment's lease outlives every message sent under it (see shared/assignments.py).
   lease_seconds    = var.pool_message_retention_seconds + var.assignment_ttl_seconds
   max_message_size = 262144 # bytes per pool queue message; the ingester refuses larger ones up front
+  # The ingester derives every pool URL from queue 00's, so its environment stays the same
+  # size whatever the pool's (Lambda allows 4 KB of environment variables).
+  pool_url_template            = replace(module.pool_queue["00"].url, "/-00(\\.fifo)?$/", "-{index}$1")
+  url_store_visibility_seconds = 5
 }
 
 module "url_store" {
   source = "../queue"
 
-  # The pool size is in the name: resizing the pool starts a fresh store, seeded lazily.
-  name                       = "${var.context.name_prefix}-sticky-url-store-${var.pool_size}"
-  visibility_timeout_seconds = 6 * var.ingester_timeout
+  # One message, the rotation's cursor (UrlStoreCursor): a take receives it, puts back one
+  # further on and deletes the one it received. A taker that dies holding it hides it for
+  # this visibility timeout; a take needs well under a second, so a slow one that outlives
+  # it only makes a second cursor, which the next take to receive both merges.
+  name                       = "${var.context.name_prefix}-sticky-url-store"
+  visibility_timeout_seconds = local.url_store_visibility_seconds
   receive_wait_time_seconds  = 0
   message_retention_seconds  = 1209600
-  # Each URL message is received once and replaced by a fresh copy (take_queue_url sends the
-  # copy, then deletes the original), so only an ingester dying between its receive and its
-  # delete counts a receive twice. The store must never lose a URL to its DLQ: the most SQS
-  # allows (maxReceiveCount 1-1000); the DLQ and its alarm show if one ever gets there.
+  # The cursor is received once per message (each take replaces it with a fresh one), so a
+  # receive count above 1 means a taker died. It must never reach the DLQ: the most SQS
+  # allows (maxReceiveCount 1-1000); the DLQ and its alarm show if it ever gets there.
   max_receive_count = 1000
   tags              = var.context.tags
 }
@@ -68,7 +74,8 @@ module "ingester" {
     ASSIGNMENT_LEASE_SECONDS = tostring(local.lease_seconds)
     MAX_MESSAGE_BYTES        = tostring(local.max_message_size)
     URL_STORE_QUEUE_URL      = module.url_store.url
-    POOL_QUEUE_URLS          = join(",", [for k in sort(tolist(local.pool)) : module.pool_queue[k].url])
+    POOL_QUEUE_URL_TEMPLATE  = local.pool_url_template
+    POOL_SIZE                = tostring(var.pool_size)
   }
   policy_statements = {
     assignments = {
