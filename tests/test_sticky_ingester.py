@@ -390,3 +390,13 @@ def test_a_fifo_entry_of_the_longest_user_id_is_within_sqs_limits():
     ]
     assert all(len(e["MessageGroupId"]) <= 128 and len(e["MessageDeduplicationId"]) <= 128 for e in entries)
     assert len({e["MessageDeduplicationId"] for e in entries}) == 4
+
+
+def test_the_pool_comes_from_queue_00s_url_whatever_its_size():
+    """The environment holds a template and a size, never the list: Lambda caps it at 4 KB."""
+    template = "https://sqs.eu-west-1.amazonaws.com/123456789012/qp-prod-sticky-pool-{index}.fifo"
+    pool = ingester.pool_urls(template, 100)
+    assert pool[0].endswith("-sticky-pool-00.fifo") and pool[99].endswith("-sticky-pool-99.fifo")
+    assert len(set(pool)) == 100
+    with pytest.raises(ValueError, match="must hold"):
+        ingester.pool_urls("https://sqs/pool-00", 2)

@@ -85,3 +85,51 @@ run "rejects_bad_queue_type" {
 
   expect_failures = [var.sticky]
 }
+
+run "rejects_a_pool_beyond_dynamodbs_in" {
+  command = plan
+
+  variables {
+    sticky = { pool_size = 101 }
+  }
+
+  expect_failures = [var.sticky]
+}
+
+run "accepts_the_largest_pool_within_both_bounds" {
+  command = plan
+
+  variables {
+    sticky = { pool_size = 100 }
+  }
+
+  assert {
+    condition     = length(module.sticky_queue.pool_queues) == 100
+    error_message = "a pool of 100 (DynamoDB's IN limit) with 2 reserved per dispatcher fits the default account"
+  }
+}
+
+run "rejects_a_pool_that_reserves_more_than_the_account_can" {
+  command = plan
+
+  variables {
+    # 60 dispatchers x 15 + the fan-out worker's 20 + the relay's 2 = 922 > 1000 - 100
+    sticky = { pool_size = 60, dispatcher_concurrency = 15 }
+  }
+
+  expect_failures = [var.sticky]
+}
+
+run "a_raised_quota_lets_the_same_pool_plan" {
+  command = plan
+
+  variables {
+    sticky                   = { pool_size = 60, dispatcher_concurrency = 15 }
+    lambda_concurrency_limit = 2000
+  }
+
+  assert {
+    condition     = length(module.sticky_queue.pool_queues) == 60
+    error_message = "the bound follows lambda_concurrency_limit"
+  }
+}
