@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,8 @@ class Target:
 
     # --- platform (per target) -------------------------------------------------------------
 
-    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+    def deploy(self, extra_vars: dict[str, str] | None = None, fifo_variant: bool = False) -> dict[str, Any]:
+        """Deploy the root; with ``fifo_variant``, the sticky pattern on FIFO queues too (outputs["fifo"])."""
         raise NotImplementedError
 
     def reset(self) -> None:
@@ -130,14 +132,37 @@ def _terraform_env(endpoint_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _apply(endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str] | None) -> dict[str, Any]:
-    from local import terraform
+def _apply(
+    endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str] | None, fifo_variant: bool = False
+) -> dict[str, Any]:
+    """Apply the root (and, with ``fifo_variant``, the FIFO sticky variant beside it, under the
+    output ``fifo``: local/variant.py); return the outputs."""
+    from local import terraform, variant
 
+    env = _terraform_env(endpoint_env)
     state_dir = Path(tempfile.mkdtemp(prefix="tfstate-"))
+    results: dict[str, Any] = {}
+
+    def fifo() -> None:
+        try:
+            results["fifo"] = variant.apply(env, state_dir / "fifo.tfstate", extra_vars, var_file=var_file)
+        except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
+            results["fifo"] = exc
+
     try:
-        return terraform.apply(
-            _terraform_env(endpoint_env), state_dir / "terraform.tfstate", var_file=var_file, extra_vars=extra_vars
-        )
+        thread = None
+        if fifo_variant:
+            terraform.generate()
+            variant.generate()
+            thread = threading.Thread(target=fifo, name="apply-fifo", daemon=True)
+            thread.start()
+        outputs = terraform.apply(env, state_dir / "terraform.tfstate", var_file=var_file, extra_vars=extra_vars)
+        if thread is not None:
+            thread.join()
+            if isinstance(results["fifo"], BaseException):
+                raise results["fifo"]
+            outputs["fifo"] = results["fifo"]
+        return outputs
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
 
@@ -154,7 +179,7 @@ class LocalStackTarget(Target):
     var_file: str = "environments/localstack.tfvars"
     instance: Any = None
 
-    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+    def deploy(self, extra_vars: dict[str, str] | None = None, fifo_variant: bool = False) -> dict[str, Any]:
         from local.localstack import install
         from local.localstack.launcher import LocalStack
 
@@ -175,7 +200,7 @@ class LocalStackTarget(Target):
         }
         started = time.monotonic()
         try:
-            self.outputs = _apply(env, self.var_file, extra_vars)
+            self.outputs = _apply(env, self.var_file, extra_vars, fifo_variant)
         except Exception:
             self.stop()
             raise
@@ -203,16 +228,18 @@ class EmbeddedTarget(Target):
     name: str = "embedded"
     stack: Any = None
 
-    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+    def deploy(self, extra_vars: dict[str, str] | None = None, fifo_variant: bool = False) -> dict[str, Any]:
         from local import stack
 
         started = time.monotonic()
-        self.stack = stack.start(extra_vars=extra_vars)
+        self.stack = stack.start(extra_vars=extra_vars, fifo_variant=fifo_variant)
         self.timings["start+apply"] = time.monotonic() - started
         self.timings["apply"] = self.stack.apply_seconds
         env = self.stack.emulator.env()
         self.endpoint, self.region = env["AWS_ENDPOINT_URL"], env["AWS_REGION"]
-        self.outputs = self.stack.outputs
+        self.outputs = dict(self.stack.outputs)
+        if fifo_variant:
+            self.outputs["fifo"] = self.stack.variants["fifo"]
         return self.outputs
 
     def logs(self, function: str) -> list[str]:
@@ -283,7 +310,9 @@ class AwsTarget(Target):
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # the default credential chain
 
-    def deploy(self, extra_vars: dict[str, str] | None = None) -> dict[str, Any]:
+    def deploy(self, extra_vars: dict[str, str] | None = None, fifo_variant: bool = False) -> dict[str, Any]:
+        """Read the environment's outputs. Nothing is deployed here, so ``fifo`` is the environment
+        itself when its pool queues are FIFO, and absent otherwise (the FIFO scenarios then skip)."""
         if extra_vars:
             raise ValueError("the aws target does not apply: deploy with make plan/apply ENV=<env>")
         if self.environment not in AWS_ENVIRONMENTS:
@@ -291,6 +320,9 @@ class AwsTarget(Target):
         self.region = os.environ.get("AWS_REGION") or environment_region(self.environment)
         started = time.monotonic()
         self.outputs = terraform_outputs(self.environment)
+        pools = self.outputs["sticky_queue"]["pool_queues"].values()
+        if fifo_variant and all(q["url"].endswith(".fifo") for q in pools):
+            self.outputs["fifo"] = {k: self.outputs[k] for k in ("document_bucket", "sticky_queue")}
         self.timings["outputs"] = time.monotonic() - started
         return self.outputs
 

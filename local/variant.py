@@ -112,12 +112,17 @@ def generate() -> Path:
     return VARIANT_DIR
 
 
-def apply(env: dict[str, str], state_file: Path, extra_vars: dict[str, str] | None = None) -> dict:
+def apply(
+    env: dict[str, str],
+    state_file: Path,
+    extra_vars: dict[str, str] | None = None,
+    var_file: str = "environments/local.tfvars",
+) -> dict:
     """Init and apply the variant root (generated beforehand); return its outputs."""
     root = VARIANT_DIR
     terraform.init(root)
     # zips and the shared dependency cache of the main copy
-    var_args = terraform.var_args(terraform.OFFLINE_ROOT / "terraform", "environments/local.tfvars", extra_vars)
+    var_args = terraform.var_args(terraform.OFFLINE_ROOT / "terraform", var_file, extra_vars)
     terraform.run(
         ["apply", "-input=false", "-auto-approve", "-parallelism=20", f"-state={state_file}", *var_args],
         root,

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,7 @@ def target() -> Iterator[targets.Target]:
     if TARGET is None:
         pytest.skip("target scenarios run with TARGET=localstack|aws (or SCENARIO_TARGET=embedded|localstack|aws)")
     deployed = targets.create(TARGET)
-    deployed.deploy()
+    deployed.deploy(fifo_variant=True)
     print(f"\n{TARGET} timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in deployed.timings.items()))
     yield deployed
     deployed.stop()
@@ -217,13 +218,47 @@ def test_every_deployed_queue_follows_the_rules(target):
 # --- pattern 1: sticky queues --------------------------------------------------------------
 
 
-def read_document(target: targets.Target, user_id: str) -> dict | None:
+def read_document(target: targets.Target, user_id: str, bucket: str | None = None) -> dict | None:
     s3 = target.client("s3")
     try:
-        body = s3.get_object(Bucket=target.outputs["document_bucket"], Key=f"users/{user_id}.json")["Body"].read()
+        key = f"users/{user_id}.json"
+        body = s3.get_object(Bucket=bucket or target.outputs["document_bucket"], Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
     return json.loads(body)
+
+
+def ingest(target: targets.Target, messages: list[dict], sticky: dict | None = None) -> dict:
+    sticky = sticky or target.outputs["sticky_queue"]
+    result = target.invoke(sticky["ingester_function_name"], {"messages": messages})
+    assert result.ok, result.error
+    return result.payload
+
+
+def message(user: str, n: int, body: object = None) -> dict:
+    return {"user_id": user, "message_id": f"{user}-{n}", "body": {"n": n} if body is None else body}
+
+
+def entries_once(target: targets.Target, user: str, count: int, bucket: str | None = None) -> list[dict] | None:
+    """The user's entries once the document holds ``count`` of them (None until then)."""
+    entries = (read_document(target, user, bucket) or {}).get("entries", [])
+    return entries if len(entries) >= count else None
+
+
+def end_lease(target: targets.Target, user: str) -> None:
+    """Make the user's lease run out now and wait for DynamoDB's TTL to delete its assignment:
+    what days without messages do (the lease outlives the pool queues' retention)."""
+    table = target.outputs["sticky_queue"]["assignment_table_name"]
+    key = {"user_id": {"S": user}}
+    target.client("dynamodb").update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET expires_at = :past",
+        ConditionExpression="attribute_exists(user_id)",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    target.await_ttl_deletion(table, key, timeout=120)
+    assert "Item" not in target.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)
 
 
 def test_sticky_users_each_get_all_their_messages_in_order(target):
@@ -300,6 +335,96 @@ def test_sticky_invalid_message_is_dead_lettered_while_its_batch_succeeds(target
     moved = wait_for(lambda: dead_letters(target, pool["dlq_url"], user), timeout=dead_letter_wait(target, pool["url"]))
     assert moved == [poison]
     assert [e["body"]["n"] for e in (read_document(target, user) or {})["entries"]] == [1, 2, 3]
+
+
+def test_sticky_a_user_idle_past_its_lease_keeps_its_document_in_ingest_order(target):
+    """The lease ran out and TTL deleted the assignment; the user's next messages (and a resend
+    of an old one) still land after the old ones, each once."""
+    user = f"idle-{uuid.uuid4().hex[:6]}"
+    ingest(target, [message(user, n) for n in range(3)])
+    assert wait_for(lambda: entries_once(target, user, 3), timeout=90, interval=1)
+    end_lease(target, user)
+    ingest(target, [message(user, 3), message(user, 4), message(user, 1, body="resent")])
+    entries = wait_for(lambda: entries_once(target, user, 5), timeout=90, interval=1)
+    assert entries, f"the new messages never reached the document: {read_document(target, user)}"
+    assert [e["message_id"] for e in entries] == [f"{user}-{n}" for n in range(5)]
+    assert [e["body"] for e in entries] == [{"n": n} for n in range(5)]  # the resend was applied once, first
+    assert [e["seq"] for e in entries] == sorted({e["seq"] for e in entries})
+
+
+def test_sticky_a_repaired_document_takes_its_redriven_dead_letters_in_order_after_its_lease_ran_out(target):
+    """An unreadable document sends its user's messages to the DLQ. The operator restores the
+    document: the next message applies without any process restart. After the lease ran out,
+    the redriven dead letters (seqs of the old lease) still sort before the newer message."""
+    s3, sqs = target.client("s3"), target.client("sqs")
+    bucket, user = target.outputs["document_bucket"], f"repair-{uuid.uuid4().hex[:6]}"
+    key = f"users/{user}.json"
+    queue_url = ingest(target, [message(user, 0)])["queues"][user]
+    assert wait_for(lambda: entries_once(target, user, 1), timeout=90, interval=1)
+    good = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=good[: len(good) // 2])  # a half-written document
+    ingest(target, [message(user, 1), message(user, 2)])
+    (pool,) = [q for q in target.outputs["sticky_queue"]["pool_queues"].values() if q["url"] == queue_url]
+
+    def dead_lettered() -> bool:
+        got = sqs.receive_message(QueueUrl=pool["dlq_url"], MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return {f"{user}-1", f"{user}-2"} <= {json.loads(m["Body"]).get("message_id") for m in got.get("Messages", [])}
+
+    assert wait_for(dead_lettered, timeout=dead_letter_wait(target, queue_url), interval=3)
+    s3.put_object(Bucket=bucket, Key=key, Body=good)  # the operator restores the last good version
+    end_lease(target, user)
+    ingest(target, [message(user, 3)])
+    entries = wait_for(lambda: entries_once(target, user, 2), timeout=90, interval=1)
+    assert entries and [e["message_id"] for e in entries] == [f"{user}-0", f"{user}-3"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=pool["dlq_url"], AttributeNames=["QueueArn"])["Attributes"]
+    sqs.start_message_move_task(SourceArn=dlq_arn["QueueArn"])
+    entries = wait_for(lambda: entries_once(target, user, 4), timeout=120, interval=1)
+    assert entries, f"the redriven messages never reached the document: {read_document(target, user)}"
+    assert [e["message_id"] for e in entries] == [f"{user}-{n}" for n in range(4)]
+
+
+def store_messages(target: targets.Target) -> list[dict]:
+    got = target.client("sqs").receive_message(
+        QueueUrl=target.outputs["sticky_queue"]["url_store_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )
+    return got.get("Messages", [])
+
+
+def test_sticky_new_users_reach_every_pool_queue_after_the_url_store_lost_or_duplicated_messages(target):
+    """SQS drops a store message not received within the store's retention, and a taker that
+    dies between putting back and deleting leaves a duplicate: either way, one request of new
+    users still reaches every pool queue, and the store heals to one message."""
+    sticky, sqs = target.outputs["sticky_queue"], target.client("sqs")
+    store, pool = sticky["url_store_queue_url"], {q["url"] for q in sticky["pool_queues"].values()}
+    run = uuid.uuid4().hex[:6]
+    ingest(target, [message(f"seed-{run}", 0)])  # the store holds what the rotation needs
+    held = store_messages(target)
+    if held:  # one expires: gone, as after the store's retention
+        sqs.delete_message(QueueUrl=store, ReceiptHandle=held[0]["ReceiptHandle"])
+    for m in held[1:]:
+        sqs.change_message_visibility(QueueUrl=store, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    queues = ingest(target, [message(f"new-{run}-{i:02d}", 0) for i in range(20)])["queues"]
+    assert set(queues.values()) == pool
+    (kept,) = wait_for(lambda: store_messages(target) or None, timeout=10)[:1]
+    sqs.send_message(QueueUrl=store, MessageBody=kept["Body"])  # the duplicate
+    sqs.change_message_visibility(QueueUrl=store, ReceiptHandle=kept["ReceiptHandle"], VisibilityTimeout=0)
+    queues = ingest(target, [message(f"dup-{run}-{i:02d}", 0) for i in range(20)])["queues"]
+    assert set(queues.values()) == pool
+    assert wait_for(lambda: depth(target, store) == 1, timeout=30), f"the store holds {depth(target, store)} messages"
+
+
+def test_sticky_fifo_accepts_and_applies_a_user_id_of_128_characters(target):
+    """SQS caps MessageGroupId and MessageDeduplicationId at 128 characters; the model allows
+    user ids that long."""
+    fifo = target.outputs.get("fifo")
+    if fifo is None:
+        pytest.skip("this environment's pool queues are not FIFO")
+    user = f"{'u' * 122}{uuid.uuid4().hex[:6]}"
+    assert len(user) == 128
+    queues = ingest(target, [message(user, n) for n in range(3)], sticky=fifo["sticky_queue"])["queues"]
+    assert queues[user].endswith(".fifo")
+    entries = wait_for(lambda: entries_once(target, user, 3, bucket=fifo["document_bucket"]), timeout=90, interval=1)
+    assert entries and [e["message_id"] for e in entries] == [f"{user}-{n}" for n in range(3)]
 
 
 # --- pattern 2: cron fan-out ---------------------------------------------------------------

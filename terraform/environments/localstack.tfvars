@@ -6,11 +6,12 @@ emulator          = true
 region            = "us-east-1"
 max_receive_count = 3
 sticky = {
-  pool_size              = 4
-  assignment_ttl_seconds = 60
-  ingester_timeout       = 10
-  dispatcher_timeout     = 10
-  dispatcher_batch_size  = 10
+  pool_size                      = 4
+  assignment_ttl_seconds         = 60
+  pool_message_retention_seconds = 600 # a lease of 11 minutes: expiry is seen in a session, not in days
+  ingester_timeout               = 10
+  dispatcher_timeout             = 10
+  dispatcher_batch_size          = 10
 }
 cron_fanout = {
   schedule_expression  = "rate(1 minute)"
