@@ -1,7 +1,10 @@
 """User -> pool-queue assignments in DynamoDB (sticky-queue pattern): a lease, not a counter.
 
-Item: ``{user_id, queue_url, seq, expires_at}``.
+Item: ``{user_id, queue_index, seq, expires_at}``.
 
+* ``queue_index`` is the user's pool queue: pool queue ``i`` is named ``…-sticky-pool-<i:02d>``
+  and the pool is queues ``0 .. pool_size - 1``, so "still in the pool" is
+  ``queue_index < :pool_size``, one comparison whatever the pool's size.
 * ``seq`` is the user's last assigned sequence number (orders the user's document). A new
   item starts at ``seq_base(now)``, the creation time in microseconds, and each reserve adds
   its count. An item is deleted only after its lease ran out, at least ``lease_seconds``
@@ -17,29 +20,25 @@ Item: ``{user_id, queue_url, seq, expires_at}``.
   (SQS has applied, dead-lettered or dropped each one). Only then may DynamoDB delete the
   item and the user get another queue. Nothing is counted in flight, so nothing has to be
   released: duplicates, resends, failures, failed sends and dead letters cannot leak.
-* An assignment is used only if its queue is still in the pool (``queue_url IN pool``, one
-  condition in the same write); after a pool resize a user on a removed queue is moved to
-  a queue of the new pool, keeping its ``seq``.
+* After a pool shrinks, a user on a removed queue fails the reserve's condition and is
+  moved to a queue of the new pool (``assign``), keeping its ``seq``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.clients import client
-
-MAX_POOL = 100  # DynamoDB's IN takes at most 100 operands; pool_size is validated <= 100
+from shared.clients import client, conditional_check_failed
 
 
 @dataclass(frozen=True)
 class Assignment:
     user_id: str
-    queue_url: str
+    queue_index: int  # the user's pool queue
     first_seq: int  # the first of the ``count`` sequence numbers reserved by this call
     expires_at: int  # the lease: the assignment may be deleted after this (epoch seconds)
     created: bool  # True when this call (re)assigned the queue
@@ -50,49 +49,8 @@ def seq_base(now: float) -> int:
     return int(now * 1_000_000)
 
 
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
-def _pool_values(pool: Sequence[str]) -> tuple[str, dict[str, dict[str, str]]]:
-    if not 1 <= len(pool) <= MAX_POOL:
-        raise ValueError(f"pool must have 1..{MAX_POOL} queues, not {len(pool)}")
-    names = [f":p{i}" for i in range(len(pool))]
-    return ", ".join(names), {n: {"S": url} for n, url in zip(names, pool, strict=True)}
-
-
-def _assignment(user_id: str, item: dict[str, Any], count: int, created: bool) -> Assignment:
-    last = int(item["seq"]["N"])
-    return Assignment(user_id, item["queue_url"]["S"], last - count + 1, int(item["expires_at"]["N"]), created)
-
-
-def reserve(
-    table: str,
-    user_id: str,
-    count: int,
-    pool: Sequence[str],
-    lease_seconds: int,
-    now: float | None = None,
-    candidate: str | None = None,
-) -> Assignment | None:
-    """Use the user's assignment if its queue is in ``pool``: reserve ``count`` seqs, extend the lease.
-
-    One UpdateItem. With ``candidate`` (a pool queue the caller holds for new users), a user
-    without an assignment gets that queue in the same write (``created``); a user with one
-    keeps it, so two ingesters creating at once both end on the first one's queue.
-    None when the user has no assignment (and no candidate was given) or its queue left the pool.
-    """
-    names, values = _pool_values(pool)
-    now = time.time() if now is None else now
-    expires = int(now + lease_seconds)
-    base = seq_base(now)
-    values |= {":n": {"N": str(count)}, ":exp": {"N": str(expires)}}
-    if candidate is None:
-        update, condition = "SET seq = seq + :n, expires_at = :exp", f"queue_url IN ({names})"
-    else:
-        update = "SET queue_url = if_not_exists(queue_url, :q), seq = if_not_exists(seq, :base) + :n, expires_at = :exp"
-        condition = f"attribute_not_exists(queue_url) OR queue_url IN ({names})"
-        values |= {":q": {"S": candidate}, ":base": {"N": str(base)}}
+def _update(table: str, user_id: str, update: str, condition: str, values: dict[str, Any], returns: str) -> Any:
+    """The UpdateItem's returned attributes, or None when its condition failed."""
     try:
         out = client("dynamodb").update_item(
             TableName=table,
@@ -100,55 +58,83 @@ def reserve(
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
-            ReturnValues="ALL_OLD",
+            ReturnValues=returns,
         )
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if conditional_check_failed(exc):
             return None
         raise
-    old = out.get("Attributes")
+    return out.get("Attributes") or {}
+
+
+def reserve(
+    table: str,
+    user_id: str,
+    count: int,
+    pool_size: int,
+    lease_seconds: int,
+    now: float | None = None,
+    candidate: int | None = None,
+) -> Assignment | None:
+    """Use the user's assignment if its queue is in the pool: reserve ``count`` seqs, extend the lease.
+
+    One UpdateItem. With ``candidate`` (a pool queue the caller holds for new users), a user
+    without an assignment gets that queue in the same write (``created``); a user with one
+    keeps it, so two ingesters creating at once both end on the first one's queue.
+    None when the user has no assignment (and no candidate was given) or its queue left the pool.
+    """
+    now = time.time() if now is None else now
+    expires, base = int(now + lease_seconds), seq_base(now)
+    values: dict[str, Any] = {":n": {"N": str(count)}, ":exp": {"N": str(expires)}, ":size": {"N": str(pool_size)}}
+    if candidate is None:
+        update, condition = "SET seq = seq + :n, expires_at = :exp", "queue_index < :size"
+    else:
+        update = (
+            "SET queue_index = if_not_exists(queue_index, :q), seq = if_not_exists(seq, :base) + :n, expires_at = :exp"
+        )
+        condition = "attribute_not_exists(queue_index) OR queue_index < :size"
+        values |= {":q": {"N": str(candidate)}, ":base": {"N": str(base)}}
+    old = _update(table, user_id, update, condition, values, "ALL_OLD")
+    if old is None:
+        return None
     if not old:  # no item before this write: the candidate is the user's queue now
         assert candidate is not None
         return Assignment(user_id, candidate, base + 1, expires, created=True)
-    return Assignment(user_id, old["queue_url"]["S"], int(old["seq"]["N"]) + 1, expires, created=False)
+    return Assignment(user_id, int(old["queue_index"]["N"]), int(old["seq"]["N"]) + 1, expires, created=False)
 
 
 def assign(
     table: str,
     user_id: str,
-    queue_url: str,
+    queue_index: int,
     count: int,
-    pool: Sequence[str],
+    pool_size: int,
     lease_seconds: int,
     now: float | None = None,
 ) -> Assignment | None:
-    """Point the user at ``queue_url`` unless it has a usable assignment; None if another ingester won.
+    """Point the user at ``queue_index`` unless it has a usable assignment; None if another ingester won.
 
     Creates the item, or moves a user whose queue left the pool (its ``seq`` carries on).
     """
-    names, values = _pool_values(pool)
     now = time.time() if now is None else now
     expires = int(now + lease_seconds)
-    try:
-        out = client("dynamodb").update_item(
-            TableName=table,
-            Key={"user_id": {"S": user_id}},
-            UpdateExpression="SET queue_url = :q, seq = if_not_exists(seq, :base) + :n, expires_at = :exp",
-            ConditionExpression=f"attribute_not_exists(queue_url) OR NOT (queue_url IN ({names}))",
-            ExpressionAttributeValues={
-                ":q": {"S": queue_url},
-                ":base": {"N": str(seq_base(now))},
-                ":n": {"N": str(count)},
-                ":exp": {"N": str(expires)},
-                **values,
-            },
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return None
-        raise
-    return _assignment(user_id, out["Attributes"], count, created=True)
+    new = _update(
+        table,
+        user_id,
+        "SET queue_index = :q, seq = if_not_exists(seq, :base) + :n, expires_at = :exp",
+        "attribute_not_exists(queue_index) OR queue_index >= :size",
+        {
+            ":q": {"N": str(queue_index)},
+            ":base": {"N": str(seq_base(now))},
+            ":n": {"N": str(count)},
+            ":exp": {"N": str(expires)},
+            ":size": {"N": str(pool_size)},
+        },
+        "ALL_NEW",
+    )
+    if new is None:
+        return None
+    return Assignment(user_id, queue_index, int(new["seq"]["N"]) - count + 1, expires, created=True)
 
 
 def get(table: str, user_id: str) -> dict[str, Any] | None:

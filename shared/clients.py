@@ -13,6 +13,7 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -26,6 +27,11 @@ def _session() -> botocore.session.Session:
 def client(service: str) -> Any:
     """Return the process-wide client for ``service``."""
     return _session().create_client(service, config=_CONFIG)
+
+
+def conditional_check_failed(exc: ClientError) -> bool:
+    """DynamoDB refused a write because its ConditionExpression was false."""
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 def reset() -> None:

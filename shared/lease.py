@@ -16,11 +16,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from shared.clients import client
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+from shared.clients import client, conditional_check_failed
 
 
 def _update(table: str, name: str, update: str, condition: str, values: dict[str, dict[str, str]]) -> bool:
@@ -34,7 +30,7 @@ def _update(table: str, name: str, update: str, condition: str, values: dict[str
             ExpressionAttributeValues=values,
         )
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if conditional_check_failed(exc):
             return False
         raise
     return True
@@ -57,7 +53,7 @@ def acquire(table: str, name: str, owner: str, seconds: int, now: float | None =
             ExpressionAttributeValues={":now": {"N": str(int(now))}, ":owner": {"S": owner}},
         )
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if conditional_check_failed(exc):
             return False
         raise
     return True
@@ -115,7 +111,7 @@ def release(table: str, name: str, owner: str) -> bool:
             ExpressionAttributeValues={":owner": {"S": owner}},
         )
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if conditional_check_failed(exc):
             return False
         raise
     return True

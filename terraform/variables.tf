@@ -63,9 +63,8 @@ variable "sticky" {
     error_message = "sticky.queue_type must be \"standard\" or \"fifo\"."
   }
   validation {
-    # The ingester checks an assignment's queue with DynamoDB's IN, which takes 1-100 values.
-    condition     = var.sticky.pool_size >= 1 && var.sticky.pool_size <= 100
-    error_message = "sticky.pool_size must be 1..100 (DynamoDB's IN compares with at most 100 values)."
+    condition     = var.sticky.pool_size >= 1 && floor(var.sticky.pool_size) == var.sticky.pool_size
+    error_message = "sticky.pool_size must be a whole number of queues, at least 1."
   }
   validation {
     # Each dispatcher reserves dispatcher_concurrency, the fan-out worker worker_concurrency and

@@ -106,19 +106,19 @@ def table(aws):
     return "t"
 
 
-POOL = ["q1", "q2"]
+POOL = 2  # pool queues 0 and 1
 
 
 def test_only_one_assign_wins_and_the_loser_reserves_on_the_winners_queue(table):
-    won = assignments.assign(table, "u", "q1", 1, POOL, 60)
+    won = assignments.assign(table, "u", 0, 1, POOL, 60)
     assert won is not None
-    assert assignments.assign(table, "u", "q2", 1, POOL, 60) is None
+    assert assignments.assign(table, "u", 1, 1, POOL, 60) is None
     got = assignments.reserve(table, "u", 2, POOL, 60)
-    assert (got.queue_url, got.first_seq, got.created) == ("q1", won.first_seq + 1, False)
+    assert (got.queue_index, got.first_seq, got.created) == (0, won.first_seq + 1, False)
 
 
 def test_every_use_extends_the_lease_and_nothing_is_counted(table):
-    assignments.assign(table, "u", "q1", 3, POOL, 60, now=1000.0)
+    assignments.assign(table, "u", 0, 3, POOL, 60, now=1000.0)
     assert assignments.get(table, "u")["expires_at"]["N"] == "1060"
     assignments.reserve(table, "u", 1, POOL, 60, now=2000.0)
     item = assignments.get(table, "u")
@@ -127,11 +127,12 @@ def test_every_use_extends_the_lease_and_nothing_is_counted(table):
 
 
 def test_reserve_refuses_a_queue_that_left_the_pool_and_assign_moves_it(table):
-    first = assignments.assign(table, "u", "q9", 5, [*POOL, "q9"], 60)
+    first = assignments.assign(table, "u", 9, 5, 10, 60)  # queue 9 of a pool of ten, which shrinks to two
+    assert assignments.assign(table, "u", 1, 1, 10, 60) is None  # in the pool: kept
     assert assignments.reserve(table, "u", 1, POOL, 60) is None
-    moved = assignments.assign(table, "u", "q2", 1, POOL, 60)
-    assert (moved.queue_url, moved.first_seq) == ("q2", first.first_seq + 5)  # seq carries on
-    assert assignments.reserve(table, "u", 1, POOL, 60).queue_url == "q2"
+    moved = assignments.assign(table, "u", 1, 1, POOL, 60)
+    assert (moved.queue_index, moved.first_seq) == (1, first.first_seq + 5)  # seq carries on
+    assert assignments.reserve(table, "u", 1, POOL, 60).queue_index == 1
 
 
 @pytest.mark.parametrize("how", ["reserve", "assign"])
@@ -140,20 +141,20 @@ def test_a_users_seqs_never_go_backwards_after_ttl_deleted_its_assignment(table,
     item: the user's next seqs still sort after every seq it was given before, so its
     document stays in ingest order and an old dead letter redriven later sorts before them."""
     created = time.time() - 61
-    first = assignments.reserve(table, "u", 1, POOL, 60, now=created, candidate="q1")
+    first = assignments.reserve(table, "u", 1, POOL, 60, now=created, candidate=0)
     old = assignments.reserve(table, "u", 1000, POOL, 60, now=created + 1)
     boto3.client("dynamodb").delete_item(TableName=table, Key={"user_id": {"S": "u"}})  # as TTL does
     if how == "reserve":
-        again = assignments.reserve(table, "u", 1, POOL, 60, candidate="q2")
+        again = assignments.reserve(table, "u", 1, POOL, 60, candidate=1)
     else:
-        again = assignments.assign(table, "u", "q2", 1, POOL, 60)
+        again = assignments.assign(table, "u", 1, 1, POOL, 60)
     assert again.created and again.first_seq > old.first_seq + 999 > first.first_seq
 
 
 def test_an_expired_but_not_yet_deleted_assignment_is_reused(table):
     """DynamoDB deletes expired items lazily; by then no message sent under the lease is queued."""
-    assignments.assign(table, "u", "q1", 1, POOL, 60, now=time.time() - 1000)
-    assert assignments.reserve(table, "u", 1, POOL, 60).queue_url == "q1"
+    assignments.assign(table, "u", 0, 1, POOL, 60, now=time.time() - 1000)
+    assert assignments.reserve(table, "u", 1, POOL, 60).queue_index == 0
 
 
 # --- shared/sqs.py: send in batches, retry the refused entries -------------------------------

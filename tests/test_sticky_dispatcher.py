@@ -244,8 +244,8 @@ def test_requests_per_message_ingest_plus_dispatch(env, monkeypatch, per_call, g
     monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", "assignments")
     monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", sqs.create_queue(QueueName="store")["QueueUrl"])
     monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
-    monkeypatch.setattr(ingester, "spare_urls", [])  # a fresh process: no URLs held from an earlier test
-    ingester.take_queue_url(ingester.URL_STORE_QUEUE_URL, pool)  # the store is seeded once per deployment
+    monkeypatch.setattr(ingester, "spare_queues", [])  # a fresh process: no queues held from an earlier test
+    ingester.take_queues(ingester.URL_STORE_QUEUE_URL, len(pool), 1)  # the store is seeded once per deployment
     messages = [{"user_id": f"u{u}", "body": {"n": n, "text": "x" * 200}} for n in range(10) for u in range(10)]
 
     with count_calls() as calls:

@@ -54,8 +54,13 @@ def env(aws, monkeypatch):
     monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", TABLE)
     monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", store)
     monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
-    monkeypatch.setattr(ingester, "spare_urls", [])  # a fresh process: no URLs held from the store
+    monkeypatch.setattr(ingester, "spare_queues", [])  # a fresh process: no queues held from the store
     return {"store": store, "pool": pool, "sqs": sqs}
+
+
+def queue_of(user: str, env) -> str:
+    """The URL of the user's pool queue, from its assignment."""
+    return env["pool"][int(assignments.get(TABLE, user)["queue_index"]["N"])]
 
 
 def drain(sqs, url):
@@ -99,31 +104,31 @@ def store_bodies(sqs, store: str) -> list[str]:
 
 def test_store_is_seeded_lazily_and_hands_out_the_pool_in_rotation(env):
     pool = env["pool"]
-    taken = [ingester.take_queue_url(env["store"], pool) for _ in range(7)]
-    start = pool.index(taken[0])
-    assert taken == [pool[(start + i) % 3] for i in range(7)]
+    taken = [ingester.take_queues(env["store"], len(pool), 1)[0] for _ in range(7)]
+    start = taken[0]
+    assert taken == [(start + i) % 3 for i in range(7)]
     assert store_bodies(env["sqs"], env["store"]) == [json.dumps({"next": (start + 7) % 3}, separators=(",", ":"))]
 
 
 def test_one_take_hands_out_a_pool_larger_than_ten_whole(env):
-    pool = [f"https://sqs/pool-{i:02d}" for i in range(25)]
+    pool = list(range(25))
     env["sqs"].send_message(QueueUrl=env["store"], MessageBody='{"next": 20}')
-    assert ingester.take_queue_urls(env["store"], pool, 25) == pool[20:] + pool[:20]
-    assert ingester.take_queue_urls(env["store"], pool, 3) == pool[20:23]
+    assert ingester.take_queues(env["store"], 25, 25) == pool[20:] + pool[:20]
+    assert ingester.take_queues(env["store"], 25, 3) == pool[20:23]
 
 
 def test_after_a_resize_the_cursor_carries_on_within_the_new_pool(env):
     env["sqs"].send_message(QueueUrl=env["store"], MessageBody='{"next": 7}')  # left by a pool of 8
-    assert ingester.take_queue_urls(env["store"], env["pool"], 2) == [env["pool"][1], env["pool"][2]]
+    assert ingester.take_queues(env["store"], 3, 2) == [1, 2]
 
 
 def test_duplicate_cursors_and_foreign_messages_are_merged_into_one_cursor(env):
     for body in ('{"next": 1}', '{"next": 2}', "https://sqs/old-style-url", "not json"):
         env["sqs"].send_message(QueueUrl=env["store"], MessageBody=body)
-    taken = ingester.take_queue_urls(env["store"], env["pool"], 1)
-    assert taken[0] in (env["pool"][1], env["pool"][2])
+    (taken,) = ingester.take_queues(env["store"], 3, 1)
+    assert taken in (1, 2)
     (cursor,) = store_bodies(env["sqs"], env["store"])
-    assert json.loads(cursor) == {"next": (env["pool"].index(taken[0]) + 1) % 3}
+    assert json.loads(cursor) == {"next": (taken + 1) % 3}
 
 
 def test_an_empty_store_is_seeded_again_at_a_random_place(env):
@@ -133,7 +138,7 @@ def test_an_empty_store_is_seeded_again_at_a_random_place(env):
         ingester.seed_store(env["store"], 3)
     starts = {json.loads(m["Body"])["next"] for m in drain_raw(env["sqs"], env["store"])}
     assert starts == {0, 1, 2}
-    assert ingester.take_queue_url(env["store"], env["pool"]) in env["pool"]  # empty: seeded, then taken
+    assert ingester.take_queues(env["store"], 3, 1)[0] in (0, 1, 2)  # empty: seeded, then taken
     assert len(store_bodies(env["sqs"], env["store"])) == 1
 
 
@@ -153,7 +158,7 @@ def test_a_cursor_held_by_a_dead_taker_gives_a_clear_error_by_the_deadline(env):
     with pytest.raises(ingester.PoolUnavailable, match="another ingester holds its cursor.*Nothing of this request"):
         ingester.ingest(ingester.parse({"user_id": "new", "body": 1}), deadline=started + 1.5)
     assert time.monotonic() - started < 5  # it stopped at its deadline, not at the cursor's return
-    assert assignments.get(TABLE, "new") is None or "queue_url" not in assignments.get(TABLE, "new")
+    assert assignments.get(TABLE, "new") is None
     assert all(drain(env["sqs"], url) == [] for url in env["pool"])
 
 
@@ -161,11 +166,11 @@ def test_a_user_keeps_its_queue_and_gets_consecutive_seqs(env):
     first = ingester.assign("u1", 3)
     second = ingester.assign("u1", 2)
     assert first.created and not second.created
-    assert second.queue_url == first.queue_url
+    assert second.queue_index == first.queue_index
     assert second.first_seq == first.first_seq + 3
     item = assignments.get(TABLE, "u1")
     # a lease, extended by every use; nothing is counted in flight, so nothing can leak
-    assert set(item) == {"user_id", "queue_url", "seq", "expires_at"}
+    assert set(item) == {"user_id", "queue_index", "seq", "expires_at"}
     assert abs(int(item["expires_at"]["N"]) - (time.time() + ingester.LEASE_SECONDS)) < 5
 
 
@@ -177,34 +182,33 @@ def test_race_loser_adopts_the_winners_queue(env, monkeypatch):
     def reserve_then_lose(table, user_id, count, pool, lease_seconds, candidate=None):
         calls["n"] += 1
         if calls["n"] == 1:  # our first look: nothing yet; meanwhile another ingester wins
-            assignments.assign(table, user_id, env["pool"][2], 1, pool, lease_seconds)
+            assignments.assign(table, user_id, 2, 1, pool, lease_seconds)
             return None
         return real_reserve(table, user_id, count, pool, lease_seconds, candidate=candidate)
 
     monkeypatch.setattr(ingester.assignments, "reserve", reserve_then_lose)
     got = ingester.assign("u9", 1)
-    assert got.queue_url == env["pool"][2] and not got.created
+    assert got.queue_index == 2 and not got.created
     assert got.first_seq == int(assignments.get(TABLE, "u9")["seq"]["N"])  # the seq after the winner's
-    assert len(ingester.spare_urls) == 10  # the URL this ingester would have given is kept for the next user
+    assert len(ingester.spare_queues) == 10  # the queue this ingester would have given is kept for the next user
 
 
 def test_two_ingesters_creating_one_user_at_once_end_on_one_queue(env):
     """The one-write path: both writes carry a candidate; the second adopts the first's queue."""
     pool = env["pool"]
-    first = assignments.reserve(TABLE, "u", 2, pool, 60, candidate=pool[0])
-    second = assignments.reserve(TABLE, "u", 3, pool, 60, candidate=pool[1])
-    assert (first.queue_url, first.created, second.queue_url, second.created) == (pool[0], True, pool[0], False)
+    first = assignments.reserve(TABLE, "u", 2, len(pool), 60, candidate=0)
+    second = assignments.reserve(TABLE, "u", 3, len(pool), 60, candidate=1)
+    assert (first.queue_index, first.created, second.queue_index, second.created) == (0, True, 0, False)
     assert second.first_seq == first.first_seq + 2
     assert int(assignments.get(TABLE, "u")["seq"]["N"]) == first.first_seq + 4
 
 
 def test_a_user_on_a_queue_that_left_the_pool_moves_and_keeps_its_seq(env, monkeypatch):
     """After a pool resize, no user stays pinned to a queue that no longer exists."""
-    old_pool = [*env["pool"], "https://sqs/removed"]
-    before = assignments.assign(TABLE, "u", "https://sqs/removed", 4, old_pool, 60)
+    before = assignments.assign(TABLE, "u", 5, 4, 6, 60)  # queue 05 of a pool of six, now three
     got = ingester.assign("u", 1)
-    assert got.queue_url in env["pool"] and got.created and got.first_seq == before.first_seq + 4
-    assert ingester.assign("u", 1).queue_url == got.queue_url
+    assert got.queue_index in (0, 1, 2) and got.created and got.first_seq == before.first_seq + 4
+    assert ingester.assign("u", 1).queue_index == got.queue_index
 
 
 def test_a_message_id_repeated_in_one_request_is_sent_once(env):
@@ -246,7 +250,7 @@ def test_a_message_just_under_the_limit_is_sent_and_batches_stay_under_1_mib(env
     finally:
         del sqs.send_message_batch
     assert len(sizes) == 2 and max(sizes) <= 1_048_576 and sum(sizes) > 1_048_576
-    assert len(drain(env["sqs"], assignments.get(TABLE, "u")["queue_url"]["S"])) == 5
+    assert len(drain(env["sqs"], queue_of("u", env))) == 5
 
 
 def test_one_message_per_call_costs_two_requests_for_a_known_user(env):
@@ -261,7 +265,7 @@ def test_a_batched_call_costs_one_write_per_user_and_one_send_per_queue_chunk(en
     users = [f"u{i}" for i in range(5)]
     ingester.ingest(ingester.parse({"messages": [{"user_id": u, "body": 0} for u in users]}))
     request = ingester.parse({"messages": [{"user_id": u, "body": n} for n in range(10) for u in users]})
-    queues = {assignments.get(TABLE, u)["queue_url"]["S"] for u in users}
+    queues = {queue_of(u, env) for u in users}
     with count_calls() as calls:
         ingester.ingest(request)
     assert calls.count("dynamodb.UpdateItem") == 5
@@ -289,7 +293,7 @@ def test_a_send_that_fails_after_the_reserve_names_the_entries_and_leaks_nothing
     item = assignments.get(TABLE, "u")
     assert "inflight" not in item  # nothing was counted, so nothing is left to release
     ingester.ingest(ingester.parse({"user_id": "u", "body": 3, "message_id": "later"}))
-    sent = drain(env["sqs"], item["queue_url"]["S"])
+    sent = drain(env["sqs"], queue_of("u", env))
     assert [m["seq"] for m in sent] == [int(item["seq"]["N"]) + 1]  # after the unsent ones: a seq gap, harmless
 
 
@@ -318,7 +322,7 @@ def test_fifo_queues_get_the_user_as_message_group(aws):
 
 
 def test_new_users_of_one_call_share_one_trip_to_the_url_store(env):
-    ingester.take_queue_url(env["store"], env["pool"])  # seeded
+    ingester.take_queues(env["store"], 3, 1)  # seeded
     users = [f"n{i}" for i in range(6)]
     with count_calls() as calls:
         result = ingester.ingest(ingester.parse({"messages": [{"user_id": u, "body": 1} for u in users]}))
@@ -331,7 +335,7 @@ def test_new_users_of_one_call_share_one_trip_to_the_url_store(env):
     assert len(set(result.queues.values())) > 1  # spread over the URLs received
 
 
-def test_a_new_user_costs_one_write_once_the_process_holds_spare_urls(env):
+def test_a_new_user_costs_one_write_once_the_process_holds_spare_queues(env):
     """1 message per call: a known user and, after the first trip to the store, a new user alike
     cost one UpdateItem and one SendMessageBatch; the store is read once per ten new users."""
     ingester.ingest(ingester.parse({"user_id": "first", "body": 0}))
@@ -339,7 +343,7 @@ def test_a_new_user_costs_one_write_once_the_process_holds_spare_urls(env):
         for n in range(2):
             ingester.ingest(ingester.parse({"user_id": f"new{n}", "body": n}))
     assert calls == ["dynamodb.UpdateItem", "sqs.SendMessageBatch"] * 2
-    queues = {assignments.get(TABLE, u)["queue_url"]["S"] for u in ("first", "new0", "new1")}
+    queues = {queue_of(u, env) for u in ("first", "new0", "new1")}
     assert queues == set(env["pool"])  # handed out in the store's rotation
 
 
@@ -347,15 +351,15 @@ def test_ingester_processes_that_each_see_one_new_user_spread_them_over_the_pool
     """Each process takes ten URLs from the store's rotation, which moves on by ten: the first new
     users of many processes do not pile onto one queue."""
     for n in range(30):
-        monkeypatch.setattr(ingester, "spare_urls", [])  # a fresh process
+        monkeypatch.setattr(ingester, "spare_queues", [])  # a fresh process
         ingester.assign(f"p{n}", 1)
-    queues = Counter(assignments.get(TABLE, f"p{n}")["queue_url"]["S"] for n in range(30))
+    queues = Counter(queue_of(f"p{n}", env) for n in range(30))
     assert set(queues) == set(env["pool"]), queues
 
 
-def test_a_spare_url_no_longer_in_the_pool_is_never_given(env, monkeypatch):
-    ingester.spare_urls.extend(["https://sqs/removed", env["pool"][1]])
-    assert ingester.assign("u", 1).queue_url == env["pool"][1]
+def test_a_spare_queue_no_longer_in_the_pool_is_never_given(env, monkeypatch):
+    ingester.spare_queues.extend([7, 1])  # queue 07 left the pool (of three)
+    assert ingester.assign("u", 1).queue_index == 1
 
 
 def test_a_rejected_request_is_logged_with_its_reason_and_counted_in_json_lines_only(env, capsys):

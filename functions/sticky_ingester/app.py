@@ -67,12 +67,8 @@ def parse(event: Any) -> IngestRequest:
         raise InvalidIngestRequest(f"invalid ingest request: {problems}") from None
 
 
-def take_queue_url(store_url: str, pool: list[str], deadline: float | None = None) -> str:
-    return take_queue_urls(store_url, pool, 1, deadline)[0]
-
-
-def take_queue_urls(store_url: str, pool: list[str], count: int, deadline: float | None = None) -> list[str]:
-    """The next ``count`` pool queues of the rotation, from the URL store's cursor.
+def take_queues(store_url: str, pool_size: int, count: int, deadline: float | None = None) -> list[int]:
+    """The next ``count`` pool queues (indexes) of the rotation, from the URL store's cursor.
 
     The store holds one message, a UrlStoreCursor. A take receives it, puts back a cursor
     ``count`` further on, and deletes what it received: three requests whatever ``count``
@@ -98,17 +94,17 @@ def take_queue_urls(store_url: str, pool: list[str], count: int, deadline: float
         )
         cursors = [c for c in (read_cursor(m) for m in messages) if c is not None]
         if cursors:
-            start = cursors[0].next % len(pool)
-            put_cursor(store_url, (start + count) % len(pool))
+            start = cursors[0].next % pool_size
+            put_cursor(store_url, (start + count) % pool_size)
         if messages:
             if len(messages) > 1:
                 logger.warning("URL store held several messages: one cursor put back", extra={"count": len(messages)})
             for failure in sqs.delete(store_url, messages):  # not deleted: a second cursor, merged later
                 logger.warning("URL store delete failed", extra={"failure": failure})
         if cursors:
-            return [pool[(start + i) % len(pool)] for i in range(count)]
+            return [(start + i) % pool_size for i in range(count)]
         if not messages and store_is_empty(store_url):
-            seed_store(store_url, len(pool))
+            seed_store(store_url, pool_size)
             continue
         if time.monotonic() >= deadline:
             raise PoolUnavailable(
@@ -148,24 +144,24 @@ def seed_store(store_url: str, pool_size: int) -> None:
     put_cursor(store_url, random.randrange(pool_size))
 
 
-# Pool queue URLs this process took from the URL store and has not yet given to a new user.
-# The store is read ten URLs at a time (three requests), so a new user usually costs no more
+# Pool queues this process took from the URL store and has not yet given to a new user. The
+# store is read ten queues at a time (three requests), so a new user usually costs no more
 # than a known one: the one UpdateItem that reserves its seqs also creates its assignment.
-spare_urls: list[str] = []
+spare_queues: list[int] = []
 
 
-def take_spare_url(pool: list[str]) -> str | None:
-    """The next spare URL still in the pool (without taking it), or None."""
-    while spare_urls and spare_urls[0] not in pool:
-        spare_urls.pop(0)
-    return spare_urls[0] if spare_urls else None
+def next_spare_queue() -> int | None:
+    """The next spare queue still in the pool (without taking it), or None."""
+    while spare_queues and spare_queues[0] >= len(POOL_QUEUE_URLS):
+        spare_queues.pop(0)
+    return spare_queues[0] if spare_queues else None
 
 
-def refill_spare_urls(need: int, deadline: float | None = None) -> None:
-    """Hold at least ``need`` spare URLs, taking at least ten at a time: one take from the store."""
-    if len(spare_urls) < need:
-        count = max(need - len(spare_urls), 10)
-        spare_urls.extend(take_queue_urls(URL_STORE_QUEUE_URL, POOL_QUEUE_URLS, count, deadline))
+def refill_spare_queues(need: int, deadline: float | None = None) -> None:
+    """Hold at least ``need`` spare queues, taking at least ten at a time: one take from the store."""
+    if len(spare_queues) < need:
+        count = max(need - len(spare_queues), 10)
+        spare_queues.extend(take_queues(URL_STORE_QUEUE_URL, len(POOL_QUEUE_URLS), count, deadline))
 
 
 def assign(user_id: str, count: int) -> assignments.Assignment:
@@ -175,9 +171,9 @@ def assign(user_id: str, count: int) -> assignments.Assignment:
 def assign_all(counts: dict[str, int], deadline: float | None = None) -> dict[str, assignments.Assignment]:
     """Reserve ``counts[user]`` seqs for each user on its queue: one UpdateItem per user.
 
-    Each write carries a spare URL as the queue of a user that has none (see
+    Each write carries a spare queue as the queue of a user that has none (see
     assignments.reserve), so a new user is assigned in the same write. A process holding no
-    spare URL learns it needs some from a write that finds no assignment (then it takes ten
+    spare queue learns it needs some from a write that finds no assignment (then it takes ten
     from the store, and writes again); a user on a queue that left the pool is moved by a
     second, conditional write.
     """
@@ -186,33 +182,37 @@ def assign_all(counts: dict[str, int], deadline: float | None = None) -> dict[st
     while pending:
         moved: dict[str, int] = {}
         for i, (user_id, count) in enumerate(pending.items()):
-            candidate = take_spare_url(POOL_QUEUE_URLS)
+            candidate = next_spare_queue()
             found = reserve(user_id, count, candidate)
             if found is None and candidate is None:  # a new user, or one to move: hold spares for the rest
-                refill_spare_urls(len(pending) - i, deadline)
-                found = reserve(user_id, count, take_spare_url(POOL_QUEUE_URLS))
+                refill_spare_queues(len(pending) - i, deadline)
+                found = reserve(user_id, count, next_spare_queue())
             if found is None:
                 moved[user_id] = count
                 continue
             result[user_id] = found
             if found.created:
-                spare_urls.pop(0)
+                spare_queues.pop(0)
         pending = {}
         if moved:
-            refill_spare_urls(len(moved), deadline)
+            refill_spare_queues(len(moved), deadline)
             for user_id, count in moved.items():
-                url = spare_urls.pop(0)
-                created = assignments.assign(ASSIGNMENT_TABLE, user_id, url, count, POOL_QUEUE_URLS, LEASE_SECONDS)
+                queue = spare_queues.pop(0)
+                created = assignments.assign(
+                    ASSIGNMENT_TABLE, user_id, queue, count, len(POOL_QUEUE_URLS), LEASE_SECONDS
+                )
                 if created is not None:
                     result[user_id] = created
                 else:  # another ingester assigned the user meanwhile: reserve on its queue
-                    spare_urls.insert(0, url)
+                    spare_queues.insert(0, queue)
                     pending[user_id] = count
     return result
 
 
-def reserve(user_id: str, count: int, candidate: str | None) -> assignments.Assignment | None:
-    return assignments.reserve(ASSIGNMENT_TABLE, user_id, count, POOL_QUEUE_URLS, LEASE_SECONDS, candidate=candidate)
+def reserve(user_id: str, count: int, candidate: int | None) -> assignments.Assignment | None:
+    return assignments.reserve(
+        ASSIGNMENT_TABLE, user_id, count, len(POOL_QUEUE_URLS), LEASE_SECONDS, candidate=candidate
+    )
 
 
 def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) -> None:
@@ -279,7 +279,8 @@ def ingest(request: IngestRequest, correlation_id: str | None = None, deadline: 
     assigned = assign_all({user_id: len(user_messages) for user_id, user_messages in by_user.items()}, deadline)
     for user_id, user_messages in by_user.items():
         assignment = assigned[user_id]
-        by_queue[assignment.queue_url].extend(
+        queue_url = POOL_QUEUE_URLS[assignment.queue_index]
+        by_queue[queue_url].extend(
             StickyMessage(
                 user_id=user_id,
                 seq=assignment.first_seq + i,
@@ -289,7 +290,7 @@ def ingest(request: IngestRequest, correlation_id: str | None = None, deadline: 
             )
             for i, m in enumerate(user_messages)
         )
-        queues[user_id] = assignment.queue_url
+        queues[user_id] = queue_url
         metrics.add_metric(name="NewAssignments", unit=MetricUnit.Count, value=int(assignment.created))
     for queue_url, messages in by_queue.items():
         send(queue_url, messages)

@@ -86,26 +86,16 @@ run "rejects_bad_queue_type" {
   expect_failures = [var.sticky]
 }
 
-run "rejects_a_pool_beyond_dynamodbs_in" {
+run "a_pool_beyond_a_hundred_queues_plans" {
   command = plan
 
   variables {
     sticky = { pool_size = 101 }
   }
 
-  expect_failures = [var.sticky]
-}
-
-run "accepts_the_largest_pool_within_both_bounds" {
-  command = plan
-
-  variables {
-    sticky = { pool_size = 100 }
-  }
-
   assert {
-    condition     = length(module.sticky_queue.pool_queues) == 100
-    error_message = "a pool of 100 (DynamoDB's IN limit) with 2 reserved per dispatcher fits the default account"
+    condition     = length(module.sticky_queue.pool_queues) == 101 && contains(keys(module.sticky_queue.pool_queues), "100")
+    error_message = "no bound of 100 queues: the assignment check compares an index, not a list of URLs"
   }
 }
 
@@ -113,8 +103,19 @@ run "rejects_a_pool_that_reserves_more_than_the_account_can" {
   command = plan
 
   variables {
-    # 60 dispatchers x 15 + the fan-out worker's 20 + the relay's 2 = 922 > 1000 - 100
-    sticky = { pool_size = 60, dispatcher_concurrency = 15 }
+    # 440 dispatchers x 2 + the fan-out worker's 20 + the relay's 2 = 902 > 1000 - 100
+    sticky = { pool_size = 440 }
+  }
+
+  expect_failures = [var.sticky]
+}
+
+run "rejects_dispatcher_concurrency_the_account_cannot_reserve" {
+  command = plan
+
+  variables {
+    # 9 dispatchers x 100 + 20 + 2 = 922 > 900
+    sticky = { pool_size = 9, dispatcher_concurrency = 100 }
   }
 
   expect_failures = [var.sticky]
@@ -124,12 +125,12 @@ run "a_raised_quota_lets_the_same_pool_plan" {
   command = plan
 
   variables {
-    sticky                   = { pool_size = 60, dispatcher_concurrency = 15 }
-    lambda_concurrency_limit = 2000
+    sticky                   = { pool_size = 9, dispatcher_concurrency = 100 }
+    lambda_concurrency_limit = 1100
   }
 
   assert {
-    condition     = length(module.sticky_queue.pool_queues) == 60
+    condition     = length(module.sticky_queue.pool_queues) == 9
     error_message = "the bound follows lambda_concurrency_limit"
   }
 }

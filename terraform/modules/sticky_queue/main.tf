@@ -17,7 +17,13 @@ locals {
   max_message_size = 262144 # bytes per pool queue message; the ingester refuses larger ones up front
   # The ingester derives every pool URL from queue 00's, so its environment stays the same
   # size whatever the pool's (Lambda allows 4 KB of environment variables).
-  pool_url_template            = replace(module.pool_queue["00"].url, "/-00(\\.fifo)?$/", "-{index}$1")
+  pool_url_template = replace(module.pool_queue["00"].url, "/-00(\\.fifo)?$/", "-{index}$1")
+  # The pool's queues by name, ??, ??? ... one `?` per digit of the largest index: a statement
+  # of constant size (a role's inline policies total 10,240 characters) that matches no DLQ.
+  pool_arn_patterns = [
+    for digits in range(2, max(2, length(tostring(var.pool_size - 1))) + 1) :
+    replace(module.pool_queue["00"].arn, "/-00(\\.fifo)?$/", "-${join("", [for _ in range(digits) : "?"])}$1")
+  ]
   url_store_visibility_seconds = 5
 }
 
@@ -91,7 +97,7 @@ module "ingester" {
     pool = {
       effect    = "Allow"
       actions   = ["sqs:SendMessage"]
-      resources = [for q in module.pool_queue : q.arn]
+      resources = local.pool_arn_patterns
     }
   }
 }

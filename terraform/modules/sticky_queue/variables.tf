@@ -14,8 +14,10 @@ variable "pool_size" {
   description = "Number of pool queues, each with its own dispatcher (N)."
   type        = number
   validation {
-    condition     = var.pool_size >= 1 && var.pool_size <= 100
-    error_message = "pool_size must be between 1 and 100."
+    # The bound is Lambda's: each dispatcher reserves concurrency (checked by the root, which
+    # knows the account's quota). Queues, functions and the assignment check have no lower one.
+    condition     = var.pool_size >= 1
+    error_message = "pool_size must be at least 1."
   }
 }
 
