@@ -6,6 +6,8 @@ For a Lambda service that lives outside moto:
 * Lambda ``Invoke`` requests are answered by the local runner (``invoke_handler``).
 * SNS deliveries to Lambda subscriptions go to the runner too (``sns_handler``), as the
   SNS event AWS sends (filter policies are still applied by moto).
+* Lambda's recursion config (``Put/GetFunctionRecursionConfig``), which moto lacks, is kept
+  per function (``_lambda_recursion_config``); nothing here stops a recursive loop.
 
 And where moto differs from AWS under the emulator's many request threads (``patch_moto``):
 an SQS queue's messages change under a lock, and conditional writes (DynamoDB conditions,
