@@ -6,6 +6,8 @@ For a Lambda service that lives outside moto:
 * Lambda ``Invoke`` requests are answered by the local runner (``invoke_handler``).
 * SNS deliveries to Lambda subscriptions go to the runner too (``sns_handler``), as the
   SNS event AWS sends (filter policies are still applied by moto).
+* Lambda's recursion config (``Put/GetFunctionRecursionConfig``), which moto lacks, is kept
+  per function (``_lambda_recursion_config``); nothing here stops a recursive loop.
 
 And where moto differs from AWS under the emulator's many request threads (``patch_moto``):
 an SQS queue's messages change under a lock, and conditional writes (DynamoDB conditions,
@@ -322,6 +324,38 @@ def _atomic_s3_writes() -> None:
     S3Response._bucket_response_post = _bucket_response_post  # type: ignore[method-assign]
 
 
+def _lambda_recursion_config() -> None:
+    """moto has no Put/GetFunctionRecursionConfig, which aws_lambda_function_recursion_config
+    calls (create and update: Put; refresh: Get; destroy: Put Terminate). Kept on the function
+    (so it goes with it and with a reset), Terminate until set, as on AWS; values other than
+    Allow and Terminate are refused with AWS's ValidationException."""
+    from moto.awslambda import urls
+    from moto.awslambda.exceptions import ValidationException
+    from moto.awslambda.responses import LambdaResponse
+
+    path = r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/recursion-config/?$"
+    urls.url_paths.setdefault(path, LambdaResponse.dispatch)
+
+    def function(self: Any) -> Any:
+        return self.backend.get_function(urllib.parse.unquote(self.path.rstrip("/").rsplit("/", 2)[-2]))
+
+    def get_function_recursion_config(self: Any) -> tuple[int, dict, str]:
+        return 200, {}, json.dumps({"RecursiveLoop": getattr(function(self), "recursive_loop", "Terminate")})
+
+    def put_function_recursion_config(self: Any) -> tuple[int, dict, str]:
+        value = self._get_param("RecursiveLoop")
+        if value not in ("Allow", "Terminate"):
+            constraint = "Member must satisfy enum value set: [Terminate, Allow]"
+            if value is None:
+                constraint = "Member must not be null"
+            raise ValidationException(str(value), "recursiveLoop", constraint)
+        function(self).recursive_loop = value
+        return 200, {}, json.dumps({"RecursiveLoop": value})
+
+    LambdaResponse.get_function_recursion_config = get_function_recursion_config  # type: ignore[attr-defined]
+    LambdaResponse.put_function_recursion_config = put_function_recursion_config  # type: ignore[attr-defined]
+
+
 _PATCHED = threading.Lock()
 _patched = False
 
@@ -341,6 +375,7 @@ def patch_moto() -> None:
         _detach_moto_event_source_mappings()
         _keep_redrive_allow_policy()
         _conditional_bucket_policy_statements()
+        _lambda_recursion_config()
         _patched = True
 
 

@@ -273,3 +273,25 @@ def test_every_function_has_its_own_package(environment_plans: dict[str, dict], 
     assert len(packages) >= 8
     shared = {f: a for f, a in packages.items() if len(a) > 1}
     assert not shared, f"functions sharing one package build: {shared}"
+
+
+@pytest.mark.plans
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_only_the_relay_allows_recursive_loops(environment_plans: dict[str, dict], environment: str):
+    """Lambda stops a request chain past 16 invocations unless the function's recursion config is
+    Allow: the relay's chain of self-invocations runs up to max_hops; every other function keeps
+    AWS's default (Terminate: no config resource)."""
+    plan = environment_plans[environment]
+    configs = {
+        r["address"].split(".module.lambda.")[0]: r["values"]
+        for r in aws_limits.resources(plan)
+        if r["type"] == "aws_lambda_function_recursion_config"
+    }
+    assert set(configs) == {"module.relay_consumer.module.consumer"}, configs
+    functions = {
+        r["address"].split(".module.lambda.")[0]: r["values"]["function_name"]
+        for r in aws_limits.resources(plan)
+        if r["type"] == "aws_lambda_function"
+    }
+    (relay,) = configs.values()
+    assert relay == {"function_name": functions["module.relay_consumer.module.consumer"], "recursive_loop": "Allow"}

@@ -491,6 +491,16 @@ def test_relay_processes_each_object_once_in_one_chain(target):
     assert dead_letters(target, out["relay_queue"]["dlq_url"], prefix.rstrip("/")) == []
 
 
+def test_only_the_relay_function_allows_recursive_loops(target):
+    """The relay's chain of self-invocations runs past Lambda's 16-invocation loop detection:
+    its recursion config is Allow; the other functions keep AWS's default, Terminate."""
+    lam = target.client("lambda")
+    relay = target.outputs["relay_consumer"]["function_name"]
+    assert lam.get_function_recursion_config(FunctionName=relay)["RecursiveLoop"] == "Allow"
+    other = target.outputs["sticky_queue"]["ingester_function_name"]
+    assert lam.get_function_recursion_config(FunctionName=other)["RecursiveLoop"] == "Terminate"
+
+
 # --- pattern 4: SNS workflow ---------------------------------------------------------------
 
 

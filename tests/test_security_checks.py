@@ -308,3 +308,4 @@ def test_the_scenarios_role_exists_below_prod_only_and_touches_only_its_environm
         assert set(writes) <= {"s3:PutObject", "sqs:DeleteMessage"}, st  # the scenarios' own objects and messages
     actions = {a for st in granted for a in as_list(st["Action"])}
     assert {"lambda:InvokeFunction", "sqs:SendMessage", "dynamodb:Scan", "logs:FilterLogEvents"} <= actions
+    assert "lambda:GetFunctionRecursionConfig" in actions  # the relay's recursion scenario

@@ -322,6 +322,32 @@ def test_everything_the_real_module_would_create_the_stand_in_creates_too():
         )
 
 
+# Arguments 8.8.1 sets that the stand-in leaves out: `region` needs aws >= 6 (the offline mirror has 5.100).
+OFFLINE_OMITTED_ARGUMENTS = {"region"}
+
+
+def test_stand_in_recursion_config_sets_what_the_real_module_sets():
+    header = reference_header("resources.tsv")
+    (line,) = [h for h in header if h.startswith("aws_lambda_function_recursion_config.this")]
+    real = {k.strip(): normalise(v) for k, v in (part.split("=", 1) for part in line.split(":", 1)[1].split(";"))}
+    body = block_body((STANDIN / "main.tf").read_text(), 'resource "aws_lambda_function_recursion_config" "this"')
+    mine = {k: normalise(v) for k, v in re.findall(r"^\s*(\w+)\s*=\s*(.+)$", body, re.M) if k != "count"}
+    assert mine == {k: v for k, v in real.items() if k not in OFFLINE_OMITTED_ARGUMENTS}
+
+
+def test_recursive_loop_allow_and_only_allow_makes_the_real_module_create_the_recursion_config():
+    """modules/function passes its variable on; 8.8.1 creates the config for "Allow" only."""
+    passed = function_module_arguments()
+    assert passed["recursive_loop"] == "var.recursive_loop"
+    condition = reference_resources()[("resource", "aws_lambda_function_recursion_config", "this")]
+    assert created_by_real_module(condition, {**passed, "recursive_loop": '"Allow"'})
+    assert not created_by_real_module(condition, {**passed, "recursive_loop": '"Terminate"'})
+    assert not created_by_real_module(condition, {**passed, "recursive_loop": "null"})
+    variables = (FUNCTION.parent / "variables.tf").read_text()
+    body = block_body(variables, 'variable "recursive_loop"')
+    assert re.search(r"^\s*default\s*=\s*null\s*$", body, re.M), "functions other than the relay keep AWS's default"
+
+
 def test_mapping_keys_we_pass_are_read_by_the_real_module():
     (line,) = [h for h in reference_header("resources.tsv") if "event_source_mapping entry" in h]
     real_keys = set(line.split(":", 1)[1].split())

@@ -193,6 +193,15 @@ resource "aws_lambda_function" "this" {
   ]
 }
 
+# Lambda's recursive loop detection for this function. 8.8.1 also sets region = var.region
+# (aws >= 6 only; the offline provider is 5.100, so the stand-in leaves it out).
+resource "aws_lambda_function_recursion_config" "this" {
+  count = local.create && var.create_function && !var.create_layer && var.recursive_loop == "Allow" ? 1 : 0
+
+  function_name  = aws_lambda_function.this[0].function_name
+  recursive_loop = var.recursive_loop
+}
+
 resource "aws_lambda_permission" "unqualified_alias_triggers" {
   for_each = { for k, v in var.allowed_triggers : k => v if local.create && var.create_function && !var.create_layer && var.create_unqualified_alias_allowed_triggers }
 

@@ -282,7 +282,7 @@ data "aws_iam_policy_document" "scenarios" {
   ]
   statement {
     sid       = "Functions"
-    actions   = ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"]
+    actions   = ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionRecursionConfig"]
     resources = [local.own.functions]
   }
   statement {

@@ -67,6 +67,10 @@ module "lambda" {
 
   event_source_mapping = local.event_source_mapping
 
+  # Lambda's recursive loop detection: "Allow" creates aws_lambda_function_recursion_config
+  # (8.8.1 creates it only for "Allow"); null leaves AWS's default, Terminate.
+  recursive_loop = var.recursive_loop
+
   tags = var.context.tags
 }
 

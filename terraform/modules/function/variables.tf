@@ -96,3 +96,13 @@ variable "sqs_trigger" {
   default = null
 }
 
+variable "recursive_loop" {
+  description = "Lambda recursive loop detection: \"Allow\" lets the function run in a chain of its own invocations through Lambda, SQS, SNS or S3 past AWS's limit; null (the registry module's default) keeps AWS's default, Terminate."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = contains(["Allow", "Terminate"], coalesce(var.recursive_loop, "Terminate"))
+    error_message = "recursive_loop is null, \"Allow\" or \"Terminate\"."
+  }
+}

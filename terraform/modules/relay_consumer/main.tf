@@ -81,6 +81,14 @@ module "consumer" {
   folder               = "relay_consumer"
   timeout              = var.timeout
   reserved_concurrency = 2 # the running hop, plus a schedule that finds the lease held
+  # Each hop invokes the next through the Lambda API, so one chain is one request chain to
+  # Lambda's recursive loop detection, which stops a chain whose function is invoked more than
+  # 16 times (tracked through Lambda, SQS, SNS and S3) unless the function's recursion config is
+  # Allow (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html). A chain
+  # runs up to max_hops (200) hops by design, so the relay allows recursion; its own bounds stay
+  # the guard: max_hops, chain_budget_seconds, one lease (one chain at a time) and reserved
+  # concurrency 2.
+  recursive_loop = "Allow"
   environment = {
     RELAY_QUEUE_URL      = module.relay_queue.url
     LEASE_TABLE          = module.leases.name
