@@ -247,7 +247,7 @@ def _cheap_message_checks() -> None:
 
     def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
         retention = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention + message.sent_timestamp / 1000 > clock())
+        return bool(retention + (sent_ms(message) or 0) / 1000 > clock())
 
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
@@ -258,13 +258,25 @@ def _cheap_message_checks() -> None:
     Message.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until)  # type: ignore[method-assign,assignment]
 
 
-_OLDEST = "_emulator_oldest_sent"  # on a queue: a lower bound of its messages' SentTimestamp (ms)
+_OLDEST = "_emulator_oldest_sent"  # on a queue: a lower bound of its messages' sent_ms
+_OFFSET_AT_SEND = "_emulator_offset_at_send"  # on a message: the clock's offset when it was sent
+
+
+def sent_ms(message: Any) -> float | None:
+    """When ``message`` was sent, on ``clock()`` (epoch ms): moto's SentTimestamp is wall-clock
+    time, so a test advancing the clock does not expire a message sent after the advance."""
+    if message.sent_timestamp is None:
+        return None
+    return message.sent_timestamp + 1000.0 * message.__dict__.get(_OFFSET_AT_SEND, 0.0)
 
 
 def _note_sent(queue: Any, message: Any) -> None:
-    """Keep the queue's bound of its oldest message as a message arrives (lock held)."""
-    if _OLDEST in queue.__dict__ and message.sent_timestamp is not None:
-        setattr(queue, _OLDEST, min(getattr(queue, _OLDEST), message.sent_timestamp))
+    """As a message arrives (lock held): record the clock's offset the first time (a DLQ move
+    keeps it, as it keeps SentTimestamp) and lower the queue's bound of its oldest message."""
+    message.__dict__.setdefault(_OFFSET_AT_SEND, _clock_offset[0])
+    sent = sent_ms(message)
+    if _OLDEST in queue.__dict__ and sent is not None:
+        setattr(queue, _OLDEST, min(getattr(queue, _OLDEST), sent))
 
 
 def expire_messages(queue: Any) -> int:
@@ -277,8 +289,8 @@ def expire_messages(queue: Any) -> int:
     message may have expired: each walk deletes a message, or follows deletes or a purge that
     left the bound low; otherwise this is a comparison. A receipt handle of a deleted message
     stays valid for DeleteMessage (a consumer that received it before it expired still deletes
-    it without an error). Standard queues and FIFO ones alike count from SentTimestamp, which a
-    DLQ move keeps (SQS resets it for FIFO queues)."""
+    it without an error). Standard queues and FIFO ones alike count from when the message was
+    sent (``sent_ms``), which a DLQ move keeps (SQS resets it for FIFO queues)."""
     retention_ms = int(queue.message_retention_period) * 1000
     now_ms = clock() * 1000
     oldest = queue.__dict__.get(_OLDEST)
@@ -286,15 +298,20 @@ def expire_messages(queue: Any) -> int:
         return 0
     kept: list[Any] = []
     expired: list[Any] = []
+    oldest = math.inf
     for message in queue._messages:
-        sent = message.sent_timestamp
-        (kept if sent is None or sent + retention_ms > now_ms else expired).append(message)
+        sent = sent_ms(message)
+        if sent is None or sent + retention_ms > now_ms:
+            kept.append(message)
+            oldest = min(oldest, math.inf if sent is None else sent)
+        else:
+            expired.append(message)
     if expired:
         queue._messages = kept
         for message in expired:
             queue.pending_messages.discard(message)
             queue.deleted_messages.update(message.all_receipt_handles)
-    setattr(queue, _OLDEST, min((m.sent_timestamp for m in kept if m.sent_timestamp is not None), default=math.inf))
+    setattr(queue, _OLDEST, oldest)
     return len(expired)
 
 
