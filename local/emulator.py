@@ -318,10 +318,22 @@ def expire_messages(queue: Any) -> int:
 def _sqs_retention() -> None:
     """GetQueueAttributes counts what SQS still holds: expired messages are deleted first (the
     same check ReceiveMessage makes under the queue's lock, in ``_atomic_queues``; the sweeper,
-    ``TtlSweeper``, makes it for every queue each second)."""
-    from moto.sqs.models import SQSBackend
+    ``TtlSweeper``, makes it for every queue each second). And a MessageRetentionPeriod outside
+    60-1,209,600 seconds is refused with InvalidAttributeValue, as SQS does (moto stored any)."""
+    from moto.sqs.exceptions import InvalidAttributeValue
+    from moto.sqs.models import Queue, SQSBackend
 
-    get_attributes = SQSBackend.get_queue_attributes
+    get_attributes, set_attributes = SQSBackend.get_queue_attributes, Queue._set_attributes
+
+    def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        if "MessageRetentionPeriod" in attributes:
+            try:
+                valid = 60 <= int(attributes["MessageRetentionPeriod"]) <= 1209600
+            except (TypeError, ValueError):
+                valid = False
+            if not valid:
+                raise InvalidAttributeValue("MessageRetentionPeriod")
+        set_attributes(self, attributes, now)
 
     def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
         queue = self.get_queue(queue_name)
@@ -330,6 +342,7 @@ def _sqs_retention() -> None:
         return get_attributes(self, queue_name, attribute_names)
 
     SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+    Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
 
 
 _WRITE_LOCKS: dict[tuple[str, ...], threading.Lock] = {}

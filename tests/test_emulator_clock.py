@@ -202,3 +202,17 @@ def test_the_embedded_target_waits_for_the_sweeper(start):
     target.await_ttl_deletion(table, {"pk": {"S": "old"}}, timeout=15)
     with pytest.raises(TimeoutError, match="still there"):
         target.await_ttl_deletion(table, {"pk": {"S": "new"}}, timeout=0.3)
+
+
+def test_a_retention_period_sqs_refuses_is_refused(start):
+    """SQS accepts 60 s to 14 days (tests/harness/aws_limits.py): a test cannot shorten it."""
+    from botocore.exceptions import ClientError
+
+    sqs = start().client("sqs")
+    url = sqs.create_queue(QueueName="short")["QueueUrl"]
+    for seconds in ("59", "1209601", "a minute"):
+        with pytest.raises(ClientError, match="InvalidAttributeValue"):
+            sqs.create_queue(QueueName=f"short-{len(seconds)}", Attributes={"MessageRetentionPeriod": seconds})
+        with pytest.raises(ClientError, match="InvalidAttributeValue"):
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": seconds})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "60"})
