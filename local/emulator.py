@@ -12,12 +12,17 @@ For a Lambda service that lives outside moto:
 And where moto differs from AWS under the emulator's many request threads (``patch_moto``):
 an SQS queue's messages change under a lock, and conditional writes (DynamoDB conditions,
 S3 If-Match / If-None-Match) are checked and applied atomically.
+
+And the clock AWS keeps (``_sqs_retention``, ``TtlSweeper``): an SQS message older than its
+queue's retention period is deleted, and DynamoDB deletes items whose TTL has passed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import re
 import socket
 import threading
@@ -30,6 +35,7 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+CLOCK_PATH = "/_emulator/clock"  # test-only: read or advance the clock of retention and TTL
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 CODE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/code$")
 ACCOUNT_ID = "123456789012"
@@ -197,6 +203,7 @@ def _atomic_queues() -> None:
         deadline = time.monotonic() + (wait_seconds_timeout or 0)
         while True:
             with queue._messages_lock:
+                expire_messages(queue)
                 got = receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
             left = deadline - time.monotonic()
             if got or left <= 0:
@@ -211,11 +218,26 @@ def _atomic_queues() -> None:
 
         return call
 
-    Queue.add_message = locked(add, on_backend=False)  # type: ignore[method-assign]
+    def add_message(self: Any, message: Any) -> None:
+        with self._messages_lock:
+            add(self, message)
+            _note_sent(self, message)
+
+    Queue.add_message = add_message  # type: ignore[method-assign]
     Queue.delete_message = locked(delete, on_backend=False)  # type: ignore[method-assign]
     SQSBackend.change_message_visibility = locked(change_visibility, on_backend=True)  # type: ignore[method-assign]
     SQSBackend.purge_queue = locked(purge, on_backend=True)  # type: ignore[method-assign]
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
+_clock_offset = [0.0]  # seconds the emulator's retention/TTL clock runs ahead of time.time()
+
+
+def clock() -> float:
+    """Now, in epoch seconds, for SQS retention and DynamoDB TTL only: the wall clock plus the
+    offset a test set through ``CLOCK_PATH`` (0 unless a test advanced it). Everything else
+    (visibility timeouts, delays, timestamps moto records) keeps the wall clock."""
+    return time.time() + _clock_offset[0]
 
 
 def _cheap_message_checks() -> None:
@@ -223,12 +245,11 @@ def _cheap_message_checks() -> None:
     *every* queue attribute, three of which count the whole queue: a ReceiveMessage on a queue
     of 1,000 messages took ~1 s of CPU (GIL held) -- the fan-out scenario's 101 workers spent
     minutes in it, and under load timed out. Read the one attribute instead (same result)."""
-    from moto.core.utils import unix_time
     from moto.sqs.models import Message, SQSBackend
 
     def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
         retention = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention + message.sent_timestamp / 1000 > unix_time())
+        return bool(retention + (sent_ms(message) or 0) / 1000 > clock())
 
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
@@ -237,6 +258,93 @@ def _cheap_message_checks() -> None:
     # a datetime round trip per message (~17 us). The same epoch milliseconds, from time.time():
     Message.visible = property(lambda self: time.time() * 1000.0 > self.visible_at)  # type: ignore[method-assign,assignment]
     Message.delayed = property(lambda self: time.time() * 1000.0 < self.delayed_until)  # type: ignore[method-assign,assignment]
+
+
+_OLDEST = "_emulator_oldest_sent"  # on a queue: a lower bound of its messages' sent_ms
+_OFFSET_AT_SEND = "_emulator_offset_at_send"  # on a message: the clock's offset when it was sent
+
+
+def sent_ms(message: Any) -> float | None:
+    """When ``message`` was sent, on ``clock()`` (epoch ms): moto's SentTimestamp is wall-clock
+    time, so a test advancing the clock does not expire a message sent after the advance."""
+    if message.sent_timestamp is None:
+        return None
+    return message.sent_timestamp + 1000.0 * message.__dict__.get(_OFFSET_AT_SEND, 0.0)
+
+
+def _note_sent(queue: Any, message: Any) -> None:
+    """As a message arrives (lock held): record the clock's offset the first time (a DLQ move
+    keeps it, as it keeps SentTimestamp) and lower the queue's bound of its oldest message."""
+    message.__dict__.setdefault(_OFFSET_AT_SEND, _clock_offset[0])
+    sent = sent_ms(message)
+    if _OLDEST in queue.__dict__ and sent is not None:
+        setattr(queue, _OLDEST, min(getattr(queue, _OLDEST), sent))
+
+
+def expire_messages(queue: Any) -> int:
+    """Delete ``queue``'s messages older than its MessageRetentionPeriod, in flight or not, and
+    return how many (the caller holds the queue's lock). SQS deletes such a message for good:
+    it is never received again and no Approximate* attribute counts it. moto keeps it in the
+    queue: it is left out of receives only, and counted as visible, in flight or delayed.
+    A queue keeps a lower bound of its messages' SentTimestamp (lowered by each arrival, moto's
+    DLQ moves included, recomputed by each walk), so the list is walked only when its oldest
+    message may have expired: each walk deletes a message, or follows deletes or a purge that
+    left the bound low; otherwise this is a comparison. A receipt handle of a deleted message
+    stays valid for DeleteMessage (a consumer that received it before it expired still deletes
+    it without an error). Standard queues and FIFO ones alike count from when the message was
+    sent (``sent_ms``), which a DLQ move keeps (SQS resets it for FIFO queues)."""
+    retention_ms = int(queue.message_retention_period) * 1000
+    now_ms = clock() * 1000
+    oldest = queue.__dict__.get(_OLDEST)
+    if oldest is not None and oldest + retention_ms > now_ms:
+        return 0
+    kept: list[Any] = []
+    expired: list[Any] = []
+    oldest = math.inf
+    for message in queue._messages:
+        sent = sent_ms(message)
+        if sent is None or sent + retention_ms > now_ms:
+            kept.append(message)
+            oldest = min(oldest, math.inf if sent is None else sent)
+        else:
+            expired.append(message)
+    if expired:
+        queue._messages = kept
+        for message in expired:
+            queue.pending_messages.discard(message)
+            queue.deleted_messages.update(message.all_receipt_handles)
+    setattr(queue, _OLDEST, oldest)
+    return len(expired)
+
+
+def _sqs_retention() -> None:
+    """GetQueueAttributes counts what SQS still holds: expired messages are deleted first (the
+    same check ReceiveMessage makes under the queue's lock, in ``_atomic_queues``; the sweeper,
+    ``TtlSweeper``, makes it for every queue each second). And a MessageRetentionPeriod outside
+    60-1,209,600 seconds is refused with InvalidAttributeValue, as SQS does (moto stored any)."""
+    from moto.sqs.exceptions import InvalidAttributeValue
+    from moto.sqs.models import Queue, SQSBackend
+
+    get_attributes, set_attributes = SQSBackend.get_queue_attributes, Queue._set_attributes
+
+    def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        if "MessageRetentionPeriod" in attributes:
+            try:
+                valid = 60 <= int(attributes["MessageRetentionPeriod"]) <= 1209600
+            except (TypeError, ValueError):
+                valid = False
+            if not valid:
+                raise InvalidAttributeValue("MessageRetentionPeriod")
+        set_attributes(self, attributes, now)
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        queue = self.get_queue(queue_name)
+        with queue._messages_lock:
+            expire_messages(queue)
+        return get_attributes(self, queue_name, attribute_names)
+
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+    Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
 
 
 _WRITE_LOCKS: dict[tuple[str, ...], threading.Lock] = {}
@@ -356,6 +464,123 @@ def _lambda_recursion_config() -> None:
     LambdaResponse.put_function_recursion_config = put_function_recursion_config  # type: ignore[attr-defined]
 
 
+TTL_LAG_ENV = "EMULATOR_TTL_LAG_SECONDS"
+TTL_LAG_SECONDS = 1.0  # default: an item is deleted this long after its TTL, at the earliest
+SWEEP_SECONDS = 1.0  # how often the sweeper runs
+FIVE_YEARS = 5 * 365 * 86400  # DynamoDB's TTL ignores expiry times older than this
+
+
+def ttl_lag_from_env() -> float:
+    """``EMULATOR_TTL_LAG_SECONDS`` (default 1): how long after its TTL an item is deleted."""
+    raw = os.environ.get(TTL_LAG_ENV, "").strip()
+    try:
+        lag = float(raw) if raw else TTL_LAG_SECONDS
+    except ValueError:
+        raise ValueError(f"{TTL_LAG_ENV} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(lag) or lag < 0:
+        raise ValueError(f"{TTL_LAG_ENV} must be a number of seconds >= 0, not {raw!r}")
+    return lag
+
+
+def ttl_expired(item: Any, attribute: str, now: float, lag: float) -> bool:
+    """Whether DynamoDB's TTL deletes ``item`` at ``now``: its ``attribute`` is a top-level
+    Number (epoch seconds) more than ``lag`` seconds in the past, and no more than five years
+    in the past. An item without it, or with another type (a String, a number set), is
+    never deleted (AWS: "the TTL processes ignore the item")."""
+    value = item.attrs.get(attribute)
+    if value is None or value.type != "N":
+        return False
+    try:
+        expires = float(value.value)
+    except (TypeError, ValueError):
+        return False
+    return now - FIVE_YEARS < expires < now - lag
+
+
+class TtlSweeper:
+    """DynamoDB deletes an item of a table whose TTL is ENABLED some time after the item's TTL
+    attribute has passed (AWS: typically within a few days; until then the item is read,
+    queried, scanned and updated as any other). moto never deletes one. Every
+    ``SWEEP_SECONDS`` this thread deletes, in every table with TTL enabled, each item whose TTL
+    is more than ``lag`` seconds behind ``clock()`` (``EMULATOR_TTL_LAG_SECONDS``, default 1 s,
+    read when the emulator starts), and deletes expired SQS messages of every queue
+    (``expire_messages``: a comparison per queue unless one expired).
+    The check and the delete are one step: candidates are found without a lock, then each is
+    read again and deleted under its table's write lock (``_write_locks``, the one every
+    DynamoDB write request holds), so an item whose TTL a write moved into the future or
+    removed just before survives, as on DynamoDB, whose TTL deletes are conditional on the
+    item still being expired."""
+
+    def __init__(self, lag: float, interval: float = SWEEP_SECONDS) -> None:
+        self.lag = lag
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TtlSweeper:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="emulator-ttl-sweeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - a model changing under the sweep: the next one retries
+                continue
+
+    def sweep(self) -> dict[str, int]:
+        """One pass over every table and queue; returns how many items and messages it deleted."""
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.sqs.models import sqs_backends
+
+        deleted = {"items": 0, "messages": 0}
+        for account in list(dynamodb_backends.values()):
+            for backend in list(account.values()):
+                for table in list(backend.tables.values()):
+                    attribute = self._ttl_attribute(table)
+                    if attribute is None:
+                        continue
+                    now = clock()
+                    for item in [i for i in self._items(table) if ttl_expired(i, attribute, now, self.lag)]:
+                        deleted["items"] += self._delete_if_expired(backend, table, item)
+        for sqs_account in list(sqs_backends.values()):
+            for sqs in list(sqs_account.values()):
+                for queue in list(sqs.queues.values()):
+                    with queue._messages_lock:
+                        deleted["messages"] += expire_messages(queue)
+        return deleted
+
+    @staticmethod
+    def _ttl_attribute(table: Any) -> str | None:
+        ttl = table.ttl or {}
+        return ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None
+
+    @staticmethod
+    def _items(table: Any) -> list[Any]:
+        """A snapshot of the table's items (each ``list()`` of a dict is one step under the GIL)."""
+        if table.range_key_attr:
+            return [item for by_range in list(table.items.values()) for item in list(by_range.values())]
+        return list(table.items.values())
+
+    def _delete_if_expired(self, backend: Any, table: Any, item: Any) -> int:
+        """Delete ``item`` if, read again under its table's write lock, it is still expired."""
+        with _write_locks([("dynamodb", backend.account_id, backend.region_name, str(table.name))]):
+            attribute = self._ttl_attribute(table)
+            current = table.get_item(item.hash_key, item.range_key)
+            if attribute is None or current is None or not ttl_expired(current, attribute, clock(), self.lag):
+                return 0
+            table.delete_item(item.hash_key, item.range_key)
+            return 1
+
+
 _PATCHED = threading.Lock()
 _patched = False
 
@@ -370,6 +595,7 @@ def patch_moto() -> None:
         _atomic_dynamodb_writes()
         _atomic_s3_writes()
         _cheap_message_checks()
+        _sqs_retention()
         _route_sns_lambda_deliveries()
         _fifo_long_poll_waits()
         _detach_moto_event_source_mappings()
@@ -413,6 +639,7 @@ class Emulator:
         self.invoke_handler: InvokeHandler | None = None
         self.move_tasks = MessageMoveTasks(self)
         self.code_updated: Callable[[str], Any] | None = None  # UpdateFunctionCode succeeded (runner.reload)
+        self.sweeper: TtlSweeper | None = None  # started by start(), with EMULATOR_TTL_LAG_SECONDS
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -437,6 +664,10 @@ class Emulator:
         moto_app = DomainDispatcherApplication(create_backend_app)
 
         def app(environ: dict, start_response: Callable) -> Any:
+            if environ.get("PATH_INFO") == CLOCK_PATH:
+                status, answer = self._clock(Request(environ))
+                headers = {"Content-Type": "application/json"}
+                return Response(json.dumps(answer), status=status, headers=headers)(environ, start_response)
             match = INVOKE_PATH.match(environ.get("PATH_INFO", ""))
             if match and environ.get("REQUEST_METHOD") == "POST" and self.invoke_handler is not None:
                 request = Request(environ)
@@ -467,8 +698,32 @@ class Emulator:
 
         return app
 
+    def _clock(self, request: Request) -> tuple[int, dict[str, Any]]:
+        """``CLOCK_PATH``, for tests only: GET reads the clock of SQS retention and DynamoDB TTL;
+        POST ``{"advance": seconds}`` (or ``{"offset": seconds}``, 0 resets) moves it and then
+        sweeps at once, so a test sees a 60 s retention or a TTL pass without waiting for it."""
+        if request.method == "POST":
+            try:
+                params = json.loads(request.get_data() or b"{}")
+                if "offset" in params:
+                    offset = float(params["offset"])
+                else:
+                    offset = _clock_offset[0] + float(params["advance"])
+            except (ValueError, TypeError, KeyError):
+                return 400, {"message": 'POST {"advance": <seconds>} or {"offset": <seconds>}'}
+            if not math.isfinite(offset):
+                return 400, {"message": "the offset must be a finite number of seconds"}
+            _clock_offset[0] = offset
+            deleted = self.sweeper.sweep() if self.sweeper is not None else {}
+            return 200, {"now": clock(), "offset": _clock_offset[0], "deleted": deleted}
+        if request.method != "GET":
+            return 405, {"message": "GET or POST"}
+        lag = self.sweeper.lag if self.sweeper is not None else None
+        return 200, {"now": clock(), "offset": _clock_offset[0], "ttl_lag_seconds": lag}
+
     def start(self) -> Emulator:
         patch_moto()
+        self.sweeper = TtlSweeper(ttl_lag_from_env()).start()
         self._server = make_server("127.0.0.1", self.port, self._app(), threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self._thread.start()
@@ -488,6 +743,8 @@ class Emulator:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+        if self.sweeper is not None:
+            self.sweeper.stop()
 
     def function_code(self, function_name: str) -> bytes:
         """The deployed zip of a function, straight from moto's Lambda backend."""

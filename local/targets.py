@@ -12,6 +12,9 @@ environment (``TARGET=aws``: never applied, reset or run against prod from here)
   Lambda Invoke API: each Lambda target of the rule gets the scheduled event (or its Input).
 * ``function_configuration(function)``: Lambda GetFunctionConfiguration.
 * ``logs(function)``: the function's log lines, from CloudWatch Logs where the target has them.
+* ``await_ttl_deletion(table, key, timeout)``: return once DynamoDB's TTL has deleted an item
+  whose TTL attribute is already in the past (embedded: the emulator's sweeper; LocalStack:
+  triggered; aws: deleted by the caller, since TTL takes up to days).
 * ``reset()`` / ``stop()``.
 """
 
@@ -110,6 +113,24 @@ class Target:
 
     def function_configuration(self, function: str) -> dict[str, Any]:
         return self.client("lambda").get_function_configuration(FunctionName=function)
+
+    def await_ttl_deletion(self, table: str, key: dict[str, Any], timeout: float = 30.0) -> None:
+        """Return once the item at ``key`` (low-level attribute values) of ``table``, whose TTL
+        attribute is already in the past, is gone; TimeoutError after ``timeout`` seconds. The
+        embedded emulator's sweeper deletes it within ``EMULATOR_TTL_LAG_SECONDS`` + ~1 s."""
+        self._await_gone(table, key, timeout)
+
+    def _await_gone(self, table: str, key: dict[str, Any], timeout: float, poke: Any = None) -> None:
+        ddb = self.client("dynamodb")
+        deadline = time.monotonic() + timeout
+        while True:
+            if poke is not None:
+                poke()
+            if "Item" not in ddb.get_item(TableName=table, Key=key, ConsistentRead=True):
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{table} item {key} still there after {timeout:.1f} s")
+            time.sleep(0.1)
 
     def logs(self, function: str) -> list[str]:
         cfg = self.function_configuration(function)
@@ -212,6 +233,18 @@ class LocalStackTarget(Target):
 
         request = urllib.request.Request(f"{self.endpoint}/_localstack/state/reset", method="POST")
         urllib.request.urlopen(request, timeout=60).read()
+
+    def await_ttl_deletion(self, table: str, key: dict[str, Any], timeout: float = 30.0) -> None:
+        """LocalStack 4.14 deletes expired items only when asked (its hourly worker runs only
+        with ``DYNAMODB_REMOVE_EXPIRED_ITEMS``): ``DELETE /_aws/dynamodb/expired`` scans every
+        table with TTL enabled and deletes each item whose TTL is <= now. Asked before each look."""
+        import urllib.request
+
+        def sweep() -> None:
+            request = urllib.request.Request(f"{self.endpoint}/_aws/dynamodb/expired", method="DELETE")
+            urllib.request.urlopen(request, timeout=60).read()
+
+        self._await_gone(table, key, timeout, poke=sweep)
 
     def stop(self) -> None:
         if self.instance is not None:
@@ -320,14 +353,25 @@ class AwsTarget(Target):
         self.region = os.environ.get("AWS_REGION") or environment_region(self.environment)
         started = time.monotonic()
         self.outputs = terraform_outputs(self.environment)
-        pools = self.outputs["sticky_queue"]["pool_queues"].values()
-        if fifo_variant and all(q["url"].endswith(".fifo") for q in pools):
-            self.outputs["fifo"] = {k: self.outputs[k] for k in ("document_bucket", "sticky_queue")}
+        if fifo_variant:
+            pools = self.outputs["sticky_queue"]["pool_queues"].values()
+            if all(q["url"].endswith(".fifo") for q in pools):
+                self.outputs["fifo"] = {k: self.outputs[k] for k in ("document_bucket", "sticky_queue")}
         self.timings["outputs"] = time.monotonic() - started
         return self.outputs
 
     def reset(self) -> None:
         raise RuntimeError("a deployed environment is never reset by the scenarios")
+
+    def await_ttl_deletion(self, table: str, key: dict[str, Any], timeout: float = 30.0) -> None:
+        """DynamoDB deletes an expired item within a few days (typically within 48 hours), far
+        beyond a scenario: the scenario deletes the item itself (DeleteItem, as TTL would), so
+        what follows runs as it will once TTL has acted. It proves our code's handling of the
+        deletion, not DynamoDB's TTL. Needs dynamodb:DeleteItem on the table, which the
+        scenarios role of terraform/bootstrap does not grant (tests/test_security_checks.py
+        keeps it out): with that role this is AccessDenied; no scenario calls it on aws yet."""
+        self.client("dynamodb").delete_item(TableName=table, Key=key)
+        self._await_gone(table, key, timeout)
 
     def stop(self) -> None:
         pass  # nothing was started

@@ -3,8 +3,10 @@ applies, resets or touches prod, and uses the caller's credentials."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -62,3 +64,44 @@ def test_the_aws_target_says_how_to_get_the_outputs_when_terraform_has_none(monk
 def test_make_test_target_aws_needs_a_deployed_non_prod_environment(args, message):
     proc = subprocess.run(["make", "--no-print-directory", "test", "TARGET=aws", *args], capture_output=True, text=True)
     assert proc.returncode == 2 and message in proc.stderr
+
+
+class _FakeTable:
+    """A DynamoDB client with one item, recording the calls (``await_ttl_deletion``)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.present = True
+
+    def get_item(self, **kwargs):
+        self.calls.append(("GetItem", kwargs))
+        return {"Item": kwargs["Key"]} if self.present else {}
+
+    def delete_item(self, **kwargs):
+        self.calls.append(("DeleteItem", kwargs))
+        self.present = False
+
+
+def test_ttl_deletion_on_localstack_asks_its_developer_endpoint_then_waits(monkeypatch):
+    table, asked = _FakeTable(), []
+
+    def urlopen(request, timeout=None):
+        asked.append((request.get_method(), request.full_url))
+        table.present = False  # LocalStack deleted the expired item
+        return io.BytesIO(b'{"ExpiredItems": 1}')
+
+    target = targets.LocalStackTarget(endpoint="http://127.0.0.1:4566")
+    monkeypatch.setattr(target, "client", lambda service: table)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    target.await_ttl_deletion("t", {"pk": {"S": "k"}}, timeout=5)
+    assert asked == [("DELETE", "http://127.0.0.1:4566/_aws/dynamodb/expired")]
+    assert [name for name, _ in table.calls] == ["GetItem"]
+
+
+def test_ttl_deletion_on_aws_deletes_the_item_itself():
+    table = _FakeTable()
+    target = targets.AwsTarget(region="eu-west-1")
+    target.client = lambda service: table  # type: ignore[method-assign]
+    target.await_ttl_deletion("t", {"pk": {"S": "k"}}, timeout=5)
+    assert table.calls[0] == ("DeleteItem", {"TableName": "t", "Key": {"pk": {"S": "k"}}})
+    assert table.calls[-1][0] == "GetItem" and not table.present

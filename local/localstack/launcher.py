@@ -103,6 +103,11 @@ class LocalStack:
             "DISABLE_EVENTS": "1",
             "SERVICES": SERVICES,
             "DYNAMODB_IN_MEMORY": "1",
+            # AWS's clock: SQS deletes messages past the queue's retention period (LocalStack
+            # keeps them unless asked), DynamoDB deletes expired items (LocalStack: at start, then
+            # hourly; a scenario asks at once through DELETE /_aws/dynamodb/expired, local/targets.py)
+            "SQS_ENABLE_MESSAGE_RETENTION_PERIOD": "1",
+            "DYNAMODB_REMOVE_EXPIRED_ITEMS": "1",
             # Lambda: our executor, the project's Python running the deployed packages
             "LAMBDA_RUNTIME_EXECUTOR": "host-process",
             "HOST_EXECUTOR_PYTHON": sys.executable,
