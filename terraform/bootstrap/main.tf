@@ -310,6 +310,29 @@ data "aws_iam_policy_document" "scenarios" {
     actions   = ["dynamodb:Scan", "dynamodb:GetItem"]
     resources = [local.own.tables]
   }
+  # The lease scenarios end their own users' leases (tests/test_localstack.py end_lease): what
+  # days without messages and DynamoDB's TTL would do. Only items of those users' ids.
+  statement {
+    sid       = "ScenarioUsersLeases"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = ["arn:${format(local.arn, "dynamodb")}:table/${local.prefix}sticky-assignments"]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["idle-*", "repair-*"]
+    }
+  }
+  # The repair scenario redrives a DLQ; the URL store scenario returns what it read to the store.
+  statement {
+    sid       = "Redrive"
+    actions   = ["sqs:StartMessageMoveTask"]
+    resources = [local.own.queues]
+  }
+  statement {
+    sid       = "UrlStoreVisibility"
+    actions   = ["sqs:ChangeMessageVisibility"]
+    resources = ["arn:${format(local.arn, "sqs")}:${local.prefix}sticky-url-store"]
+  }
   statement {
     sid       = "Logs"
     actions   = ["logs:FilterLogEvents"]
