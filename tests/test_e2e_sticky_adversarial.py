@@ -3,7 +3,7 @@
 The unit tests at the top check the local runner's throttling model (AWS: an SQS mapping
 polls five batches at once unless its maximum concurrency says otherwise, and a batch
 beyond a function's reserved concurrency is throttled: its receive is spent). The e2e
-tests run the deployed stack (issue 8 item 13, issue 9).
+tests run the deployed stack (docs/sticky.md, burst policy).
 """
 
 from __future__ import annotations

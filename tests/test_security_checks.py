@@ -1,4 +1,4 @@
-"""Security and operations defects of issue 8, checked over the Terraform source and over
+"""Security and operations rules, checked over the Terraform source and over
 `terraform show -json` of real plans (the bootstrap root and the main root, per environment,
 planned against the embedded emulator: the policies below are what Terraform would send AWS).
 """

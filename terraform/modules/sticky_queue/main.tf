@@ -114,7 +114,7 @@ module "dispatcher" {
   timeout     = var.dispatcher_timeout
   # Reserved = the mapping's maximum concurrency: the mapping never invokes more than the
   # function may run, so no batch is throttled and no receive is spent without an invocation
-  # (issue 8 item 13). Two writers per queue are safe: every document write is If-Match.
+  # (docs/sticky.md, burst policy). Two writers per queue are safe: every document write is If-Match.
   reserved_concurrency = var.dispatcher_concurrency
   environment = {
     DOCUMENT_BUCKET = var.document_bucket_name
