@@ -421,10 +421,11 @@ def test_sticky_fifo_accepts_and_applies_a_user_id_of_128_characters(target):
         pytest.skip("this environment's pool queues are not FIFO")
     user = f"{'u' * 122}{uuid.uuid4().hex[:6]}"
     assert len(user) == 128
-    queues = ingest(target, [message(user, n) for n in range(3)], sticky=fifo["sticky_queue"])["queues"]
+    messages = [{"user_id": user, "message_id": f"m{n}", "body": {"n": n}} for n in range(3)]
+    queues = ingest(target, messages, sticky=fifo["sticky_queue"])["queues"]
     assert queues[user].endswith(".fifo")
     entries = wait_for(lambda: entries_once(target, user, 3, bucket=fifo["document_bucket"]), timeout=90, interval=1)
-    assert entries and [e["message_id"] for e in entries] == [f"{user}-{n}" for n in range(3)]
+    assert entries and [e["message_id"] for e in entries] == ["m0", "m1", "m2"]
 
 
 # --- pattern 2: cron fan-out ---------------------------------------------------------------
