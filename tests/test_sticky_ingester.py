@@ -404,3 +404,19 @@ def test_the_pool_comes_from_queue_00s_url_whatever_its_size():
     assert len(set(pool)) == 100
     with pytest.raises(ValueError, match="must hold"):
         ingester.pool_urls("https://sqs/pool-00", 2)
+
+
+def test_a_take_holds_the_cursor_a_few_seconds_not_the_queues_visibility_timeout(env):
+    """A taker that dies holding the cursor hides it only this long from the other ingesters."""
+    seen = []
+
+    def hook(params, **kwargs):
+        seen.append(params.get("VisibilityTimeout"))
+
+    sqs = ingester.client("sqs")
+    sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage", hook)
+    try:
+        ingester.take_queues(env["store"], 3, 1)
+    finally:
+        sqs.meta.events.unregister("provide-client-params.sqs.ReceiveMessage", hook)
+    assert seen and set(seen) == {ingester.STORE_HOLD_SECONDS} and ingester.STORE_HOLD_SECONDS <= 5

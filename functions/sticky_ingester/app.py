@@ -47,6 +47,9 @@ LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", str(4 * 24 * 3600
 MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "262144"))  # the pool queues' MaximumMessageSize
 MAX_SEQ = 2**63 - 1  # the longest seq a message can carry (DynamoDB numbers fit far more)
 STORE_WAIT_SECONDS = 5.0  # how long a take waits for the cursor when the caller gives no deadline
+# How long a take holds the cursor: a take needs well under a second, and a taker that dies
+# holding it hides it this long. One that outlives it only makes a second cursor (merged later).
+STORE_HOLD_SECONDS = 5
 SEND_RESERVE_SECONDS = 2.0  # of an invocation's remaining time, kept for sending after the last take
 
 
@@ -81,7 +84,7 @@ def take_queues(store_url: str, pool_size: int, count: int, deadline: float | No
     * two cursors (two takes seeded at once, or a delete failed): a take that receives
       several deletes them all and puts back one; until then each rotates over the whole pool;
     * a message that is not a cursor is deleted, with a warning;
-    * a taker that dies holding the cursor hides it for the store's visibility timeout only;
+    * a taker that dies holding the cursor hides it for STORE_HOLD_SECONDS only;
       meanwhile others wait for it, and raise PoolUnavailable at ``deadline`` (monotonic
       clock) rather than run out of time.
     """
@@ -89,9 +92,9 @@ def take_queues(store_url: str, pool_size: int, count: int, deadline: float | No
     started = time.monotonic()
     deadline = started + STORE_WAIT_SECONDS if deadline is None else deadline
     while True:
-        messages = store.receive_message(QueueUrl=store_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-            "Messages", []
-        )
+        messages = store.receive_message(
+            QueueUrl=store_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=STORE_HOLD_SECONDS
+        ).get("Messages", [])
         cursors = [c for c in (read_cursor(m) for m in messages) if c is not None]
         if cursors:
             start = cursors[0].next % pool_size
@@ -109,7 +112,7 @@ def take_queues(store_url: str, pool_size: int, count: int, deadline: float | No
         if time.monotonic() >= deadline:
             raise PoolUnavailable(
                 f"no pool queue from the URL store {store_url} in {time.monotonic() - started:.1f} s: another "
-                "ingester holds its cursor (it is back within the store's visibility timeout) or the store "
+                f"ingester holds its cursor (a take holds it {STORE_HOLD_SECONDS} s at most) or the store "
                 "cannot be read. Nothing of this request was sent; retry it."
             )
 

@@ -24,18 +24,17 @@ locals {
     for digits in range(2, max(2, length(tostring(var.pool_size - 1))) + 1) :
     replace(module.pool_queue["00"].arn, "/-00(\\.fifo)?$/", "-${join("", [for _ in range(digits) : "?"])}$1")
   ]
-  url_store_visibility_seconds = 5
 }
 
 module "url_store" {
   source = "../queue"
 
   # One message, the rotation's cursor (UrlStoreCursor): a take receives it, puts back one
-  # further on and deletes the one it received. A taker that dies holding it hides it for
-  # this visibility timeout; a take needs well under a second, so a slow one that outlives
-  # it only makes a second cursor, which the next take to receive both merges.
+  # further on and deletes the one it received. The take's receive holds it for a few
+  # seconds (STORE_HOLD_SECONDS in the ingester), shorter than this default, so a taker
+  # that dies holding it hides it only that long.
   name                       = "${var.context.name_prefix}-sticky-url-store"
-  visibility_timeout_seconds = local.url_store_visibility_seconds
+  visibility_timeout_seconds = 6 * var.ingester_timeout
   receive_wait_time_seconds  = 0
   message_retention_seconds  = 1209600
   # The cursor is received once per message (each take replaces it with a fresh one), so a
