@@ -13,6 +13,12 @@ from contextlib import contextmanager
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+
+def problems(exc: ValidationError) -> str:
+    """Every problem of a validation, each as ``field.path: message``, joined by ``; ``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from shared import assignments, sqs
 from shared.clients import client
 from shared.messages import IngestMessage, IngestRequest, IngestResult, StickyMessage, UrlStoreCursor
-from shared.rejections import rejections
+from shared.rejections import problems, rejections
 
 logger = Logger()
 metrics = Metrics()
@@ -66,8 +66,7 @@ def parse(event: Any) -> IngestRequest:
     try:
         return IngestRequest.model_validate(payload)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidIngestRequest(f"invalid ingest request: {problems}") from None
+        raise InvalidIngestRequest(f"invalid ingest request: {problems(exc)}") from None
 
 
 def take_queues(store_url: str, pool_size: int, count: int, deadline: float | None = None) -> list[int]:
@@ -224,7 +223,7 @@ def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) 
     Measured on the StickyMessage with the longest possible seq, so the real one is never larger.
     A SendMessageBatch then never exceeds 1 MiB: the sender packs batches by size.
     """
-    problems = []
+    too_large = []
     for i, m in enumerate(request.messages):
         size = len(
             StickyMessage(
@@ -234,9 +233,9 @@ def check_sizes(request: IngestRequest, correlation_id: str | None, limit: int) 
             .encode()
         )
         if size > limit:
-            problems.append(f"messages.{i}.body: message is {size} bytes on the queue, the limit is {limit}")
-    if problems:
-        raise InvalidIngestRequest("invalid ingest request: " + "; ".join(problems))
+            too_large.append(f"messages.{i}.body: message is {size} bytes on the queue, the limit is {limit}")
+    if too_large:
+        raise InvalidIngestRequest("invalid ingest request: " + "; ".join(too_large))
 
 
 def dedup_id(m: StickyMessage) -> str:

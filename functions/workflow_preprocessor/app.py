@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from shared import workflow
 from shared.clients import client
 from shared.messages import PreprocessRequest
-from shared.rejections import rejections
+from shared.rejections import problems, rejections
 
 logger = Logger()
 metrics = Metrics()
@@ -45,8 +45,7 @@ def parse(event: Any) -> PreprocessRequest:
     try:
         return PreprocessRequest.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidPreprocessRequest(f"invalid preprocess request: {problems}") from None
+        raise InvalidPreprocessRequest(f"invalid preprocess request: {problems(exc)}") from None
 
 
 def _start(request: PreprocessRequest, bucket: str, topic_arn: str, entry: str) -> dict[str, str]:
