@@ -351,6 +351,24 @@ def _generic(request: Request, op: str, prefix: str) -> list[tuple[str, str]]:
     return [(f"{prefix}:{op}", "*")]
 
 
+def missing_object(request: Request) -> list[tuple[str, str]]:
+    """S3 answers a GetObject/HeadObject of a key that does not exist with 404 NoSuchKey only
+    to a caller that may s3:ListBucket the bucket; to any other, 403 AccessDenied (so that
+    one cannot learn which keys exist). That permission, when the key is missing."""
+    if request.service != "s3" or request.method not in ("GET", "HEAD"):
+        return []
+    pairs = _s3(request)
+    if len(pairs) != 1 or pairs[0][0] not in ("s3:GetObject", "s3:GetObjectVersion"):
+        return []
+    bucket_name, key = pairs[0][1].removeprefix("arn:aws:s3:::").split("/", 1)
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[request.account]["aws"].buckets.get(bucket_name)
+    if bucket is None or bucket.keys.get(key) is not None:
+        return []
+    return [("s3:ListBucket", f"arn:aws:s3:::{bucket_name}")]
+
+
 XRAY_ROUTES = {
     "/TraceSegments": "PutTraceSegments",
     "/TelemetryRecords": "PutTelemetryRecords",
@@ -537,7 +555,7 @@ class Authorizer:
             "aws:userid": principal.user_id,
         }
         documents = role_policies(role.account_id, role_name)
-        for action, resource in requested(request):
+        for action, resource in requested(request) + missing_object(request):
             verdict = evaluate(documents, action, resource, context)
             if verdict == "allow" and principal.session_policy:
                 verdict = evaluate([principal.session_policy], action, resource, context)

@@ -254,3 +254,17 @@ def test_report_mode_lets_a_denied_call_through_and_records_it():
         name, arn = _role(emulator, [{"Effect": "Allow", "Action": "sns:ListTopics", "Resource": "*"}])
         _client(emulator, _session(emulator, arn), "sqs").send_message(QueueUrl=url, MessageBody="x")
         assert emulator.iam.denials == []
+
+
+def test_a_missing_s3_key_is_access_denied_without_list_bucket(emulator):
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    emulator.client("s3").create_bucket(Bucket=bucket)
+    get_only = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    name, arn = _role(emulator, [get_only])
+    s3 = _client(emulator, _session(emulator, arn), "s3")
+    error = _denied(s3.get_object, Bucket=bucket, Key="missing")
+    assert error.response["Error"]["Code"] == "AccessDenied" and "s3:ListBucket" in error.response["Error"]["Message"]
+    listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+    name, arn = _role(emulator, [get_only, listing])
+    s3 = _client(emulator, _session(emulator, arn), "s3")
+    assert _denied(s3.get_object, Bucket=bucket, Key="missing").response["Error"]["Code"] == "NoSuchKey"
