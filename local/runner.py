@@ -189,13 +189,13 @@ class ExecutionRoles:
         self._client = client
         self.margin = margin
         self.duration = ROLE_SESSION_SECONDS
-        self._current: dict[str, RoleCredentials] = {}
+        self._current: dict[tuple[str, str], RoleCredentials] = {}
         self._lock = threading.Lock()
         self.assumed = 0  # AssumeRole calls made (tests)
 
     def get(self, function: str, role_arn: str) -> RoleCredentials:
         with self._lock:
-            current = self._current.get(function)
+            current = self._current.get((function, role_arn))
             if current is not None and current.fresh(self.margin):
                 return current
             creds = self._client("sts").assume_role(
@@ -204,7 +204,7 @@ class ExecutionRoles:
             current = RoleCredentials(
                 creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"], creds["Expiration"].timestamp()
             )
-            self._current[function] = current
+            self._current[(function, role_arn)] = current
             self.assumed += 1
             return current
 
