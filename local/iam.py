@@ -407,11 +407,14 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _glob(pattern: str, value: str, case: bool) -> bool:
-    if not case:
-        pattern, value = pattern.lower(), value.lower()
+@functools.lru_cache(maxsize=4096)
+def _pattern(pattern: str, case: bool) -> re.Pattern[str]:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    return re.compile(regex, re.DOTALL if case else re.DOTALL | re.IGNORECASE)
+
+
+def _glob(pattern: str, value: str, case: bool) -> bool:
+    return _pattern(pattern, case).fullmatch(value) is not None
 
 
 def _condition_true(condition: dict, context: dict[str, str]) -> bool:
@@ -468,8 +471,15 @@ def _statement_matches(statement: dict, action: str, resource: str, context: dic
 
 def _statements(document: Any) -> list[dict]:
     if isinstance(document, str):
-        document = json.loads(urllib.parse.unquote(document) if document.lstrip().startswith("%") else document)
+        return _parsed(document)
     return [s for s in _list(document.get("Statement", [])) if isinstance(s, dict)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(document: str) -> list[dict]:
+    """A policy document's statements (documents are read at each request: parsed once)."""
+    value = json.loads(urllib.parse.unquote(document) if document.lstrip().startswith("%") else document)
+    return [s for s in _list(value.get("Statement", [])) if isinstance(s, dict)]
 
 
 def evaluate(documents: list[Any], action: str, resource: str, context: dict[str, str]) -> str:
