@@ -187,3 +187,20 @@ def test_the_sqs_poller_uses_the_execution_role(deployed, caplog):
     wait_for(lambda: _depth(sqs, d["queues"]["out"]) == 1, timeout=20)
     time.sleep(0.5)
     assert _depth(sqs, d["queues"]["trigger"]) == 0  # deleted with the role's sqs:DeleteMessage
+
+
+def test_the_runner_assumes_only_roles_that_trust_lambda(deployed, caplog):
+    d, _ = deployed
+    admin, runner = d["emulator"].client("iam"), d["runner"]
+    assert runner.roles.trusts_lambda(f"arn:aws:iam::{ACCOUNT}:role/{d['role']}")
+    other = {**TRUST, "Statement": [{**TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}]}
+    name = f"ec2-{uuid.uuid4().hex[:8]}"
+    arn = admin.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(other))["Role"]["Arn"]
+    assert not runner.roles.trusts_lambda(arn)
+    runner.discover()
+    runner.mappings.clear()
+    spec = runner.functions[d["name"]]
+    runner.functions[d["name"]] = type(spec)(**{**spec.__dict__, "role": arn})
+    with caplog.at_level(logging.ERROR, logger="local-runner"):
+        runner.start()
+    assert f"its role {arn} does not trust lambda.amazonaws.com" in caplog.text
