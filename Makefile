@@ -13,9 +13,14 @@ LOCK_TIMEOUT   ?= 10m
 PORT           ?=
 # Which stack `make test` proves: embedded (default: moto + the local runner) or localstack.
 TARGET         ?= embedded
+# IAM on the embedded emulator (local/iam.py): each function runs as its execution role and
+# every call it (or its SQS poller) makes is authorised against that role. enforce (default):
+# a call the role does not allow fails with AccessDenied; report: logged, then allowed; off.
+IAM            ?= enforce
 # Remote state bucket of ENV (dev/stg/prod): the account id makes the global name unique.
 STATE_BUCKET   ?= qp-terraform-state-$(ENV)-$(shell aws sts get-caller-identity --query Account --output text)
 export TF_PLUGIN_DIR
+export IAM
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 

@@ -13,6 +13,10 @@ And where moto differs from AWS under the emulator's many request threads (``pat
 an SQS queue's messages change under a lock, and conditional writes (DynamoDB conditions,
 S3 If-Match / If-None-Match) are checked and applied atomically.
 
+And IAM (``local/iam.py``): a request signed with credentials from ``sts:AssumeRole`` is
+authorised against that role's policies as AWS would (``IAM=enforce|report|off``); the
+emulator's own dummy keys are never checked.
+
 And the clock AWS keeps (``_sqs_retention``, ``TtlSweeper``): an SQS message older than its
 queue's retention period is deleted, and DynamoDB deletes items whose TTL has passed.
 """
@@ -34,6 +38,8 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from local.iam import Authorizer
 
 CLOCK_PATH = "/_emulator/clock"  # test-only: read or advance the clock of retention and TTL
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -632,7 +638,7 @@ def free_port() -> int:
 
 
 class Emulator:
-    def __init__(self, port: int | None = None, region: str = "us-east-1") -> None:
+    def __init__(self, port: int | None = None, region: str = "us-east-1", iam: str | None = None) -> None:
         self.port = port or free_port()
         self.region = region
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -640,6 +646,9 @@ class Emulator:
         self.move_tasks = MessageMoveTasks(self)
         self.code_updated: Callable[[str], Any] | None = None  # UpdateFunctionCode succeeded (runner.reload)
         self.sweeper: TtlSweeper | None = None  # started by start(), with EMULATOR_TTL_LAG_SECONDS
+        # Requests signed with assumed-role credentials are authorised against the role
+        # (local/iam.py); IAM=enforce|report|off, read now. Nothing else is checked.
+        self.iam = Authorizer(iam, account=ACCOUNT_ID)
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -664,6 +673,10 @@ class Emulator:
         moto_app = DomainDispatcherApplication(create_backend_app)
 
         def app(environ: dict, start_response: Callable) -> Any:
+            denied = self.iam.check(environ)
+            if denied is not None:
+                status, headers, body = denied
+                return Response(body, status=status, headers=headers)(environ, start_response)
             if environ.get("PATH_INFO") == CLOCK_PATH:
                 status, answer = self._clock(Request(environ))
                 headers = {"Content-Type": "application/json"}

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 import zipfile
 from collections import Counter
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 log = logging.getLogger("local-runner")
 AWS_INITIAL_POLLERS = 5  # an SQS mapping starts with five concurrent batches (Lambda developer guide)
@@ -84,6 +86,7 @@ class FunctionSpec:
     concurrency: int
     log_group: str
     reserved: int | None = None  # ReservedConcurrentExecutions: a hard cap, as on AWS
+    role: str | None = None  # the execution role's ARN: workers and pollers run with its credentials
 
 
 @dataclass
@@ -150,10 +153,97 @@ def trace_header() -> str:
     return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
 
 
+CREDENTIALS_REFRESH_SECONDS = 300.0  # new credentials when the current ones expire sooner than this
+ROLE_SESSION_SECONDS = 3600  # the DurationSeconds of each AssumeRole
+
+
+@dataclass
+class RoleCredentials:
+    """Temporary credentials of a function's execution role, as Lambda hands them to the runtime."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires: float  # epoch seconds
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+
+    def fresh(self, margin: float = CREDENTIALS_REFRESH_SECONDS) -> bool:
+        return self.expires - time.time() > margin
+
+
+class ExecutionRoles:
+    """Lambda assumes each function's execution role and gives the runtime the temporary
+    credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN); its SQS pollers use
+    the same role. Locally the runner stands in for the Lambda service principal: it calls
+    sts:AssumeRole with the emulator's own (never checked) keys, after checking that the role's
+    trust policy lets lambda.amazonaws.com assume it, as Lambda's CreateFunction does. Credentials
+    are renewed when they expire within ``margin`` seconds."""
+
+    def __init__(self, client: Callable[[str], Any], margin: float = CREDENTIALS_REFRESH_SECONDS) -> None:
+        self._client = client
+        self.margin = margin
+        self.duration = ROLE_SESSION_SECONDS
+        self._current: dict[tuple[str, str], RoleCredentials] = {}
+        self._lock = threading.Lock()
+        self.assumed = 0  # AssumeRole calls made (tests)
+
+    def get(self, function: str, role_arn: str) -> RoleCredentials:
+        with self._lock:
+            current = self._current.get((function, role_arn))
+            if current is not None and current.fresh(self.margin):
+                return current
+            creds = self._client("sts").assume_role(
+                RoleArn=role_arn, RoleSessionName=function[:64], DurationSeconds=self.duration
+            )["Credentials"]
+            current = RoleCredentials(
+                creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"], creds["Expiration"].timestamp()
+            )
+            self._current[(function, role_arn)] = current
+            self.assumed += 1
+            return current
+
+    def trusts_lambda(self, role_arn: str) -> bool:
+        """Whether the role's trust policy allows lambda.amazonaws.com to sts:AssumeRole it."""
+        try:
+            role = self._client("iam").get_role(RoleName=role_arn.split("/")[-1])["Role"]
+        except Exception:  # noqa: BLE001 - no such role
+            return False
+        document = role["AssumeRolePolicyDocument"]
+        if isinstance(document, str):
+            document = json.loads(urllib.parse.unquote(document))
+        for statement in document.get("Statement", []):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            services = (statement.get("Principal") or {}).get("Service", [])
+            services = [services] if isinstance(services, str) else services
+            if (
+                statement.get("Effect") == "Allow"
+                and any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions)
+                and "lambda.amazonaws.com" in services
+            ):
+                return True
+        return False
+
+
 class Worker:
-    def __init__(self, spec: FunctionSpec, code_dir: Path, base_env: dict[str, str], log_file: Path) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        code_dir: Path,
+        base_env: dict[str, str],
+        log_file: Path,
+        credentials: RoleCredentials | None = None,
+    ) -> None:
+        self.credentials = credentials
         env = {
             **base_env,
+            **(credentials.env() if credentials else {}),
             **spec.environment,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -247,8 +337,16 @@ class Worker:
 class FunctionPool:
     """At most ``concurrency`` warm workers; an invocation waits for a free one (throttling)."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, base_env: dict[str, str], log_file: Path) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        code_dir: Path,
+        base_env: dict[str, str],
+        log_file: Path,
+        credentials: Callable[[], RoleCredentials | None] | None = None,
+    ) -> None:
         self.spec, self.code_dir, self.base_env, self.log_file = spec, code_dir, base_env, log_file
+        self.credentials = credentials or (lambda: None)  # the execution role's, renewed before they expire
         self._slots = threading.BoundedSemaphore(spec.concurrency)
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
@@ -273,8 +371,12 @@ class FunctionPool:
         with self._slots:
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
+            credentials = self.credentials()
+            if worker is not None and worker.credentials is not credentials:  # renewed: a new environment
+                worker.kill()
+                worker = None
             if worker is None or not worker.alive:
-                worker = Worker(self.spec, self.code_dir, self.base_env, self.log_file)
+                worker = Worker(self.spec, self.code_dir, self.base_env, self.log_file, credentials)
             result = worker.invoke(event)
             with self._lock:
                 self.invocations += 1
@@ -344,8 +446,12 @@ class LocalLambdaRunner:
     work_dir: Path = field(default_factory=lambda: REPO / ".build" / "runner")
     default_concurrency: int = 4
     async_retry_delays: tuple[float, ...] = (1.0, 2.0)
+    run_as_roles: bool = True  # workers and pollers use each function's execution role (False: IAM=off)
 
     def __post_init__(self) -> None:
+        self.roles = ExecutionRoles(self.client)
+        self._role_clients: dict[tuple[str, str, str], Any] = {}
+        self._clients_lock = threading.Lock()
         self.functions: dict[str, FunctionSpec] = {}
         self.mappings: list[SqsMapping] = []
         self.schedules: list[Schedule] = []
@@ -428,6 +534,7 @@ class LocalLambdaRunner:
                     concurrency=min(concurrency, self.default_concurrency) if not reserved else reserved,
                     reserved=reserved,
                     log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}",
+                    role=cfg.get("Role"),
                 )
         self._discover_schedules()
 
@@ -470,13 +577,47 @@ class LocalLambdaRunner:
             with open(log_file, "a") as f:  # runs are separated in the log
                 record = {"functionName": name, "endpoint": self.endpoint, "started": started}
                 f.write(json.dumps({"time": utc_now(), "type": "local.runner.start", "record": record}) + "\n")
-            self.pools[name] = FunctionPool(spec, self._code_dir(name), self.base_env, log_file)
+            if self.run_as_roles and spec.role and not self.roles.trusts_lambda(spec.role):
+                log.error("%s: its role %s does not trust lambda.amazonaws.com (AWS would refuse it)", name, spec.role)
+            self.pools[name] = FunctionPool(
+                spec, self._code_dir(name), self.base_env, log_file, self._role_credentials(spec)
+            )
         for mapping in self.mappings:
             if mapping.function not in self.pools:
                 continue
             for i in range(self.pollers(mapping)):
                 self._spawn(self._poll_sqs, mapping, name=f"poll-{mapping.function}-{i}")
         return self
+
+    def _role_credentials(self, spec: FunctionSpec) -> Callable[[], RoleCredentials | None]:
+        """The function's execution-role credentials, renewed before they expire (None: the runner's own)."""
+        role = spec.role
+        if not self.run_as_roles or not role:
+            return lambda: None
+        return lambda: self.roles.get(spec.name, role)
+
+    def role_client(self, function: str, service: str) -> Any:
+        """A client with ``function``'s execution-role credentials (what Lambda's pollers use)."""
+        pool = self.pools[function]
+        credentials = pool.credentials()
+        if credentials is None:
+            return self.client(service)
+        key = (function, service, credentials.access_key_id)
+        with self._clients_lock:  # boto3's default session is not thread-safe
+            return self._role_clients.get(key) or self._new_role_client(key, credentials)
+
+    def _new_role_client(self, key: tuple[str, str, str], credentials: RoleCredentials) -> Any:
+        service = key[1]
+        if key not in self._role_clients:
+            self._role_clients[key] = boto3.client(
+                service,
+                endpoint_url=self.endpoint,
+                region_name=self.region,
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
+        return self._role_clients[key]
 
     def ship_logs_to_cloudwatch(self, every: float = 1.0) -> None:
         """Copy each function's log lines to its CloudWatch Logs group on the emulator (one
@@ -530,7 +671,7 @@ class LocalLambdaRunner:
         old = self.pools.get(name)
         if old is None:
             return False
-        pool = FunctionPool(old.spec, self._code_dir(name), self.base_env, old.log_file)
+        pool = FunctionPool(old.spec, self._code_dir(name), self.base_env, old.log_file, old.credentials)
         pool.invocations, pool.errors = old.invocations, old.errors
         self.pools[name] = pool
         old.close()
@@ -567,9 +708,10 @@ class LocalLambdaRunner:
             self.poll_calls.setdefault(mapping.uuid, Counter())[operation] += 1
 
     def _poll_sqs(self, mapping: SqsMapping) -> None:
-        sqs = self.client("sqs")
+        """One of the mapping's pollers; it calls SQS with the function's execution role, as AWS's does."""
         while not self._stop.is_set():
             try:
+                sqs = self.role_client(mapping.function, "sqs")
                 messages = self._receive(sqs, mapping)
                 if not messages:
                     continue
@@ -597,6 +739,11 @@ class LocalLambdaRunner:
                             for i, r in enumerate(done[start : start + 10])
                         ],
                     )
+            except ClientError as exc:  # an AccessDenied of the execution role: the mapping's error, as AWS shows it
+                if not self._stop.is_set():
+                    error = exc.response.get("Error", {})
+                    log.error("poller for %s: %s: %s", mapping.function, error.get("Code"), error.get("Message"))
+                    time.sleep(1.0)
             except Exception:  # keep polling, as the service does
                 if not self._stop.is_set():
                     log.exception("poller for %s", mapping.function)

@@ -102,7 +102,12 @@ def start(
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
     apply_seconds = time.time() - started
-    runner = LocalLambdaRunner(endpoint=emulator.endpoint, region=emulator.region, code_fetcher=emulator.function_code)
+    runner = LocalLambdaRunner(
+        endpoint=emulator.endpoint,
+        region=emulator.region,
+        code_fetcher=emulator.function_code,
+        run_as_roles=emulator.iam.mode != "off",  # IAM=off: everything runs with the emulator's keys, unchecked
+    )
     runner.start()
     emulator.invoke_handler = runner.handle_invoke
     emulator.sns_handler = runner.deliver_sns
