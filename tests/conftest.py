@@ -127,3 +127,71 @@ def stack(request: pytest.FixtureRequest, deployment):
     (see ``STANDARD`` / ``BOTH_QUEUE_TYPES``).
     """
     return deployment.view(getattr(request, "param", "standard"))
+
+
+# --- plans: `terraform show -json` of every environment, against one emulator ----------------
+# Shared by every `plans` test module (AWS limits, security rules, IAM lint, deliveries): each
+# root and environment is planned once per session. Plans create nothing.
+
+PLAN_ENVIRONMENTS = ("local", "dev", "stg", "prod")
+BOOTSTRAP_ENVIRONMENTS = ("dev", "prod")
+REPOSITORY = "acme/queue-patterns"
+
+
+@pytest.fixture(scope="session")
+def plan_emulator():
+    from local.emulator import Emulator
+
+    emulator = Emulator().start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def environment_plans(plan_emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """``terraform show -json`` of the main root planned with each environment's tfvars."""
+    from local import terraform
+
+    env = {**plan_emulator.env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    state_dir = tmp_path_factory.mktemp("environment-plans")
+    return {
+        name: terraform.plan_json(
+            env,
+            state_dir / f"{name}.tfstate",
+            var_file=f"environments/{name}.tfvars",
+            extra_vars={"emulator": "true"},  # endpoint from AWS_ENDPOINT_URL, fake credentials
+        )
+        for name in PLAN_ENVIRONMENTS
+    }
+
+
+@pytest.fixture(scope="session")
+def bootstrap_plans(plan_emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """``terraform show -json`` of terraform/bootstrap (the CI roles) for dev and prod."""
+    import json
+
+    from local import terraform
+    from local.emulator import ACCOUNT_ID
+
+    root = terraform.generate() / "bootstrap"
+    env = {**plan_emulator.env(), "TF_CLI_CONFIG_FILE": "/dev/null"}  # no CLI-config warning before the JSON
+    terraform.run(["init", "-input=false", f"-plugin-dir={terraform.plugin_dir()}"], root, env=env, capture=True)
+    plans = {}
+    for name in BOOTSTRAP_ENVIRONMENTS:
+        tmp = tmp_path_factory.mktemp(f"bootstrap-{name}")
+        args = [
+            f"-var=environment={name}",
+            f"-var=github_repository={REPOSITORY}",
+            "-var=create_oidc_provider=false",
+            f"-var=region={plan_emulator.region}",
+            f'-var=deploy_policy_arns=["arn:aws:iam::{ACCOUNT_ID}:policy/deploy"]',
+        ]
+        plan = tmp / "plan.bin"
+        terraform.run(
+            ["plan", "-input=false", "-lock=false", f"-state={tmp / 'state.json'}", f"-out={plan}", *args],
+            root,
+            env=env,
+            capture=True,
+        )
+        plans[name] = json.loads(terraform.run(["show", "-json", str(plan)], root, env=env, capture=True))
+    return plans

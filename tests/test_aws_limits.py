@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local import terraform
-from local.emulator import Emulator
+from tests.conftest import PLAN_ENVIRONMENTS
 from tests.harness import aws_limits
 
-ENVIRONMENTS = ("local", "dev", "stg", "prod")
+ENVIRONMENTS = PLAN_ENVIRONMENTS
 
 
 def plan_of(*resources: tuple[str, dict[str, Any]]) -> dict[str, Any]:
@@ -199,24 +193,7 @@ def test_values_unknown_at_plan_time_are_skipped_not_guessed():
 # --- every environment's real plan ---------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def environment_plans() -> Iterator[dict[str, dict]]:
-    """``terraform show -json`` of each environment's plan, against one emulator (plans create nothing)."""
-    emulator = Emulator().start()
-    try:
-        env = {**emulator.env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        plans = {}
-        with tempfile.TemporaryDirectory() as state_dir:
-            for name in ENVIRONMENTS:
-                plans[name] = terraform.plan_json(
-                    env,
-                    Path(state_dir) / f"{name}.tfstate",
-                    var_file=f"environments/{name}.tfvars",
-                    extra_vars={"emulator": "true"},  # endpoint from AWS_ENDPOINT_URL, fake credentials
-                )
-        yield plans
-    finally:
-        emulator.stop()
+# environment_plans: tests/conftest.py (one plan per environment per session)
 
 
 @pytest.mark.plans
