@@ -1,4 +1,12 @@
 # A private, encrypted bucket that refuses plain-HTTP access.
+data "aws_partition" "current" {}
+
+locals {
+  # Known before the bucket exists, so policies naming it (its own, the functions') are in
+  # the plan, where the IAM checks read them.
+  arn = "arn:${data.aws_partition.current.partition}:s3:::${var.name}"
+}
+
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) at rest; SSE-KMS would add a KMS request to every document read and rewrite (cost, KMS throttling) for no narrower access than IAM gives.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a per-environment DR decision; the data here is re-creatable from the queues' producers, and versioning keeps old versions.
@@ -45,7 +53,7 @@ data "aws_iam_policy_document" "tls_only" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
+    resources = [local.arn, "${local.arn}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]

@@ -4,6 +4,7 @@ output "name" {
 }
 
 output "arn" {
-  description = "Bucket ARN."
-  value       = aws_s3_bucket.this.arn
+  description = "Bucket ARN (known at plan time; available once the bucket exists)."
+  value       = local.arn
+  depends_on  = [aws_s3_bucket.this]
 }

@@ -45,7 +45,7 @@ resource "aws_sqs_queue" "this" {
 # Both queues refuse plain-HTTP requests; services (SNS topics, S3 buckets) listed in
 # allow_send_from may send to the main queue, each only from its own source ARN.
 data "aws_iam_policy_document" "this" {
-  for_each = { main = aws_sqs_queue.this.arn, dlq = aws_sqs_queue.dlq.arn }
+  for_each = { main = local.source_arn, dlq = local.dlq_arn }
 
   statement {
     sid       = "DenyInsecureTransport"

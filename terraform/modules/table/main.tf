@@ -5,8 +5,13 @@
 # every table of every pattern module is protected in prod without threading a flag through
 # each module; protect_data overrides it.
 data "aws_default_tags" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
+  # Known before the table exists, so the policies naming it are in the plan.
+  arn     = "arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.name}"
   protect = coalesce(var.protect_data, lookup(data.aws_default_tags.current.tags, "Environment", "") == "prod")
 }
 

@@ -4,8 +4,9 @@ output "name" {
 }
 
 output "arn" {
-  description = "Table ARN."
-  value       = aws_dynamodb_table.this.arn
+  description = "Table ARN (known at plan time; available once the table exists)."
+  value       = local.arn
+  depends_on  = [aws_dynamodb_table.this]
 }
 
 output "protected" {

@@ -1,6 +1,13 @@
 # An SNS topic encrypted at rest (the AWS-managed SNS key unless a customer-managed key is
 # given), refusing plain-HTTP requests, optionally publishable by AWS services of this account.
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  # Known before the topic exists, so its policy and the policies naming it are in the plan.
+  arn = "arn:${data.aws_partition.current.partition}:sns:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.name}"
+}
 
 resource "aws_sns_topic" "this" {
   name              = var.name
@@ -12,8 +19,8 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
-    actions   = ["SNS:Publish", "SNS:Subscribe", "SNS:Receive"]
-    resources = [aws_sns_topic.this.arn]
+    actions   = ["SNS:Publish", "SNS:Subscribe"]
+    resources = [local.arn]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -33,7 +40,7 @@ data "aws_iam_policy_document" "this" {
       sid       = "AllowPublishFrom${replace(title(replace(statement.key, ".", " ")), " ", "")}"
       effect    = "Allow"
       actions   = ["SNS:Publish"]
-      resources = [aws_sns_topic.this.arn]
+      resources = [local.arn]
       principals {
         type        = "Service"
         identifiers = [statement.key]

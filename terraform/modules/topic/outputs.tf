@@ -1,6 +1,7 @@
 output "arn" {
-  description = "Topic ARN."
-  value       = aws_sns_topic.this.arn
+  description = "Topic ARN (known at plan time; available once the topic exists)."
+  value       = local.arn
+  depends_on  = [aws_sns_topic.this]
 }
 
 output "name" {
