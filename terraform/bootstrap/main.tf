@@ -216,10 +216,16 @@ data "aws_iam_policy_document" "plan_read" {
   statement {
     sid = "Topics"
     actions = [
-      "sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
-      "sns:ListTagsForResource",
+      "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource",
     ]
     resources = [local.own.topics]
+  }
+  statement {
+    # GetSubscriptionAttributes has no resource type (Service Authorization Reference): a
+    # grant on the topics' ARNs authorizes nothing. It reads a subscription's settings only.
+    sid       = "Subscriptions"
+    actions   = ["sns:GetSubscriptionAttributes"]
+    resources = ["*"]
   }
   statement {
     sid       = "Alarms"
