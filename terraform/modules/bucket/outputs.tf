@@ -1,6 +1,7 @@
 output "name" {
-  description = "Bucket name."
-  value       = aws_s3_bucket.this.id
+  description = "Bucket name (known at plan time; available once the bucket exists)."
+  value       = var.name
+  depends_on  = [aws_s3_bucket.this]
 }
 
 output "arn" {

@@ -74,7 +74,14 @@ module "lambda" {
   tags = var.context.tags
 }
 
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
+  # Known before the function exists, so the subscriptions, targets and policies naming it
+  # are in the plan (tests/test_deliveries.py matches each delivery to its permission).
+  arn          = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${var.context.name_prefix}-${var.name}"
   architecture = "x86_64"
   build_script = "${path.module}/build.py"
   # Absolute: the module runs each part's commands in that part's folder.

@@ -4,8 +4,9 @@ output "name" {
 }
 
 output "arn" {
-  description = "Function ARN."
-  value       = module.lambda.lambda_function_arn
+  description = "Function ARN (known at plan time; available once the function exists)."
+  value       = local.arn
+  depends_on  = [module.lambda]
 }
 
 output "role_name" {
