@@ -119,9 +119,9 @@ locals {
   }
 
   trigger_statements = var.sqs_trigger == null ? {} : {
-    consume_trigger_queue = {
+    consume_trigger_queue = { # what Lambda's SQS poller does with the function's role
       effect    = "Allow"
-      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
       resources = [var.sqs_trigger.queue_arn]
     }
   }

@@ -116,7 +116,9 @@ module "service" {
         actions   = ["s3:PutObject"]
         resources = ["${module.documents.arn}/requests/*", "${module.documents.arn}/payloads/*"]
       }
-      missing_input = { # lets GetObject answer NoSuchKey instead of AccessDenied
+      # Lets GetObject answer NoSuchKey instead of AccessDenied (unconditioned: that implicit
+      # check carries no s3:prefix).
+      missing_input = {
         effect    = "Allow"
         actions   = ["s3:ListBucket"]
         resources = [module.documents.arn]

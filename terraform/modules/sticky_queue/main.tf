@@ -125,7 +125,9 @@ module "dispatcher" {
       actions   = ["s3:GetObject", "s3:PutObject"]
       resources = ["${var.document_bucket_arn}/users/*"]
     }
-    documents_list = { # lets GetObject answer NoSuchKey instead of AccessDenied
+    # Lets GetObject answer NoSuchKey instead of AccessDenied. No s3:prefix condition: that
+    # implicit check lists nothing and carries no prefix, so a conditioned grant would not count.
+    documents_list = {
       effect    = "Allow"
       actions   = ["s3:ListBucket"]
       resources = [var.document_bucket_arn]
