@@ -46,7 +46,9 @@ class Stack:
         self.emulator.stop()
 
 
-def _apply_in_thread(results: dict[str, Any], key: str, apply: Any, *args: Any, **kwargs: Any) -> threading.Thread:
+def apply_in_thread(results: dict[str, Any], key: str, apply: Any, *args: Any, **kwargs: Any) -> threading.Thread:
+    """Run ``apply(*args, **kwargs)`` in a thread; its outputs, or its exception, land in ``results[key]``."""
+
     def target() -> None:
         try:
             results[key] = apply(*args, **kwargs)
@@ -84,13 +86,13 @@ def start(
         if fifo_variant:
             variant.generate()
             fifo_state = state_dir / "fifo.tfstate"
-            threads.append(_apply_in_thread(results, "fifo", variant.apply, env, fifo_state, extra_vars=extra_vars))
+            threads.append(apply_in_thread(results, "fifo", variant.apply, env, fifo_state, extra_vars=extra_vars))
         main_state = state_dir / "local.tfstate"
         if progress is not None:
             log = log_path or REPO / ".build" / "apply.log"
             results["main"] = progress_apply.apply(env, main_state, log, progress, extra_vars=extra_vars)
         else:
-            threads.append(_apply_in_thread(results, "main", terraform.apply, env, main_state, extra_vars=extra_vars))
+            threads.append(apply_in_thread(results, "main", terraform.apply, env, main_state, extra_vars=extra_vars))
         for thread in threads:
             thread.join()
         for value in results.values():

@@ -25,7 +25,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,24 +158,18 @@ def _apply(
     """Apply the root (and, with ``fifo_variant``, the FIFO sticky variant beside it, under the
     output ``fifo``: local/variant.py); return the outputs."""
     from local import terraform, variant
+    from local.stack import apply_in_thread
 
     env = _terraform_env(endpoint_env)
     state_dir = Path(tempfile.mkdtemp(prefix="tfstate-"))
     results: dict[str, Any] = {}
-
-    def fifo() -> None:
-        try:
-            results["fifo"] = variant.apply(env, state_dir / "fifo.tfstate", extra_vars, var_file=var_file)
-        except BaseException as exc:  # noqa: BLE001 (re-raised below, in the caller's thread)
-            results["fifo"] = exc
-
     try:
         thread = None
         if fifo_variant:
             terraform.generate()
             variant.generate()
-            thread = threading.Thread(target=fifo, name="apply-fifo", daemon=True)
-            thread.start()
+            fifo_state = state_dir / "fifo.tfstate"
+            thread = apply_in_thread(results, "fifo", variant.apply, env, fifo_state, extra_vars, var_file=var_file)
         outputs = terraform.apply(env, state_dir / "terraform.tfstate", var_file=var_file, extra_vars=extra_vars)
         if thread is not None:
             thread.join()
@@ -367,9 +360,8 @@ class AwsTarget(Target):
         """DynamoDB deletes an expired item within a few days (typically within 48 hours), far
         beyond a scenario: the scenario deletes the item itself (DeleteItem, as TTL would), so
         what follows runs as it will once TTL has acted. It proves our code's handling of the
-        deletion, not DynamoDB's TTL. Needs dynamodb:DeleteItem on the table, which the
-        scenarios role of terraform/bootstrap does not grant (tests/test_security_checks.py
-        keeps it out): with that role this is AccessDenied; no scenario calls it on aws yet."""
+        deletion, not DynamoDB's TTL. The scenarios role of terraform/bootstrap may delete only
+        the lease scenarios' users' items (dynamodb:LeadingKeys idle-*, repair-*)."""
         self.client("dynamodb").delete_item(TableName=table, Key=key)
         self._await_gone(table, key, timeout)
 
