@@ -87,12 +87,13 @@ static-unit-plans:  # make test's second lane
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory plans
 
-lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
+lint: $(VENV)/.installed ## ruff, mypy, terraform fmt, actionlint (with shellcheck) over .github/workflows
 	$(VENV)/bin/ruff check shared functions tests local bench ops terraform
 	$(VENV)/bin/ruff format --check shared functions tests local bench ops terraform
 	$(VENV)/bin/mypy shared local bench ops tests/harness terraform/modules/function/build.py
 	@for f in functions/*/app.py; do $(VENV)/bin/mypy --no-error-summary $$f || exit 1; done  # one app.py per run
 	terraform fmt -check -recursive terraform
+	$(VENV)/bin/actionlint -no-color -oneline -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/*.yml
 
 $(CHECKOV_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(CHECKOV_VENV)

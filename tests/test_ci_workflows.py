@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,7 +140,8 @@ def test_no_lock_file_is_committed_with_made_up_hashes():
 @pytest.mark.parametrize(("workflow", "job"), [("ci.yml", "plan"), ("deploy-environment.yml", "plan")])
 def test_plans_name_the_account_specific_state_bucket(workflow, job):
     text = runs(load(workflow)["jobs"][job])
-    assert 'STATE_BUCKET="qp-terraform-state-' in text and "aws sts get-caller-identity --query Account" in text
+    assert 'account="$(aws sts get-caller-identity --query Account --output text)"' in text
+    assert 'export STATE_BUCKET="qp-terraform-state-' in text and '-$account"' in text
 
 
 def test_the_aws_scenarios_run_by_hand_only_and_never_on_prod():
@@ -150,3 +153,48 @@ def test_the_aws_scenarios_run_by_hand_only_and_never_on_prod():
     assert job["environment"] == "${{ inputs.environment }}-scenarios"  # the only subject its role trusts
     assert "make outputs ENV=${{ inputs.environment }}" in runs(job)
     assert "make test TARGET=aws ENV=${{ inputs.environment }}" in runs(job)
+
+
+BIN = Path(sys.executable).parent
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint with shellcheck over run: scripts, both installed from requirements.txt into the venv."""
+    return subprocess.run(
+        [
+            str(BIN / "actionlint"),
+            "-no-color",
+            "-oneline",
+            f"-shellcheck={BIN / 'shellcheck'}",
+            "-pyflakes=",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_actionlint_finds_nothing_in_the_workflows():
+    result = actionlint(*sorted(WORKFLOWS.glob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path):
+    """The linter is wired: an unknown needs, a typo'd context and a masked exit status are each reported."""
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        "on: push\n"
+        "jobs:\n"
+        "  plan:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    needs: lint\n"
+        "    steps:\n"
+        "      - run: echo ${{ github.refname }}\n"
+        "      - run: export ACCOUNT=$(aws sts get-caller-identity)\n"
+    )
+    out = actionlint(broken).stdout
+    assert "[job-needs]" in out, out
+    assert "refname" in out, out
+    assert "SC2155" in out, out
