@@ -102,10 +102,33 @@ class DocumentEntry(BaseModel):
 
 
 class UserDocument(BaseModel):
-    """The per-user JSON document in S3 at ``users/<user_id>.json``."""
+    """The head of a user's history in S3 at ``users/<user_id>.json`` (shared/history.py).
+
+    ``entries`` holds the newest entries, those with a seq above ``sealed_through``; older
+    entries live in sealed segments (``DocumentSegment``). ``sealing`` marks a rollover in
+    progress: the entries up to that seq are being copied into their segment.
+    """
 
     user_id: str
     entries: list[DocumentEntry] = Field(default_factory=list)
+    sealed_through: int = Field(default=0, ge=0, description="Every seq up to this one lives in a segment.")
+    segments: int = Field(default=0, ge=0, description="How many segments have been sealed.")
+    sealing: int | None = Field(default=None, description="A rollover in progress: seal the entries up to this seq.")
+    recent_ids: list[str] = Field(
+        default_factory=list, description="The message_ids of the last sealed segment: resends of them are recognised."
+    )
+
+
+class DocumentSegment(BaseModel):
+    """A sealed part of a user's history at ``users/<user_id>/segments/<last_seq:016d>.json``.
+
+    Segments split the seq space: a segment holds every entry with a seq above the previous
+    segment's ``last_seq`` and up to its own, sorted by seq.
+    """
+
+    user_id: str
+    last_seq: int
+    entries: list[DocumentEntry]
 
 
 # --- Pattern 2: cron fan-out -------------------------------------------------------------

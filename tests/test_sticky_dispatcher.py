@@ -51,8 +51,8 @@ def document(user: str) -> list[int]:
 def test_merge_skips_known_message_ids_and_orders_by_seq():
     doc = UserDocument(user_id="u")
     now = datetime.now(UTC)
-    assert dispatcher.merge(doc, [message("u", 3), message("u", 1)], now) == 2
-    assert dispatcher.merge(doc, [message("u", 2), message("u", 1)], now) == 1
+    assert dispatcher.merge(doc.entries, [message("u", 3), message("u", 1)], now) == 2
+    assert dispatcher.merge(doc.entries, [message("u", 2), message("u", 1)], now) == 1
     assert [e.seq for e in doc.entries] == [1, 2, 3]
 
 
@@ -60,11 +60,11 @@ def test_a_resend_applied_before_its_original_takes_the_originals_place():
     doc = UserDocument(user_id="u")
     now = datetime.now(UTC)
     resend = StickyMessage(user_id="u", seq=9, message_id="u-1", body=1)
-    assert dispatcher.merge(doc, [message("u", 2), resend], now) == 2
+    assert dispatcher.merge(doc.entries, [message("u", 2), resend], now) == 2
     assert [e.message_id for e in doc.entries] == ["u-2", "u-1"]
-    assert dispatcher.merge(doc, [message("u", 1)], now) == 1  # the original, delivered late
+    assert dispatcher.merge(doc.entries, [message("u", 1)], now) == 1  # the original, delivered late
     assert [(e.message_id, e.seq) for e in doc.entries] == [("u-1", 1), ("u-2", 2)]
-    assert dispatcher.merge(doc, [resend], now) == 0
+    assert dispatcher.merge(doc.entries, [resend], now) == 0
 
 
 def test_a_lost_race_is_retried_on_the_new_etag(env, monkeypatch):
@@ -100,7 +100,7 @@ def test_a_stale_cached_version_is_refused_and_nothing_is_lost(env):
     """Another dispatcher wrote since this one's cached version: If-Match refuses, a read follows."""
     dispatcher.append_to_document(BUCKET, "u", [message("u", 1)])
     theirs = UserDocument(user_id="u")
-    dispatcher.merge(theirs, [message("u", 1), message("u", 2)], datetime.now(UTC))
+    dispatcher.merge(theirs.entries, [message("u", 1), message("u", 2)], datetime.now(UTC))
     boto3.client("s3").put_object(Bucket=BUCKET, Key="users/u.json", Body=theirs.model_dump_json())
     with count_calls() as calls:
         assert dispatcher.append_to_document(BUCKET, "u", [message("u", 3)]) == 1

@@ -1,8 +1,9 @@
-"""Sticky-queue dispatcher: append each user's messages to ``users/<user_id>.json`` in S3.
+"""Sticky-queue dispatcher: append each user's messages to its history in S3 (shared/history.py).
 
 One dispatcher per pool queue (at most 2 concurrent invocations: see docs/sticky.md).
 Records of one batch are grouped by user so each user's document is read once and written
-at most once per batch. The write is conditional on the ETag read (or on the object not
+at most once per batch (the head; a rollover also writes one segment, a late delivery the
+segment that covers it). Every write is conditional on the ETag read (or on the object not
 existing), so a second writer cannot lose an update: the loser re-reads and merges.
 Entries are de-duplicated by ``message_id`` and kept sorted by the ingest sequence number:
 the document itself is the exactly-once record (no per-message idempotency records).
@@ -11,9 +12,9 @@ the document itself is the exactly-once record (no per-message idempotency recor
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,7 +25,20 @@ from botocore.exceptions import ClientError
 
 from shared.batch import GroupedBatchProcessor
 from shared.clients import client
-from shared.messages import DocumentEntry, StickyMessage, StickySqsRecord, UserDocument
+from shared.history import (
+    HEAD_MAX_BYTES,
+    DocumentCache,
+    covering_segment,
+    dump,
+    finish_rollover,
+    head_key,
+    merge,
+    pending_segment,
+    segment_key,
+    split_by_seal,
+    start_rollover,
+)
+from shared.messages import DocumentSegment, StickyMessage, StickySqsRecord, UserDocument
 
 logger = Logger()
 metrics = Metrics()
@@ -47,104 +61,107 @@ class ConcurrentWrite(RuntimeError):
     """The document kept changing under us; the records are retried by SQS."""
 
 
-def document_key(user_id: str) -> str:
-    return f"users/{user_id}.json"
-
-
-def merge(document: UserDocument, messages: Sequence[StickyMessage], now: datetime) -> int:
-    """Add messages not yet in the document, keep entries ordered by seq; return how many entries changed.
-
-    A message_id keeps its lowest seq: a client resend (a later seq) applied before its
-    original does not move the entry once the original arrives, whatever the order of delivery.
-    """
-    present = {e.message_id: e for e in document.entries}
-    changed = 0
-    for m in messages:
-        entry = present.get(m.message_id)
-        if entry is not None:
-            if m.seq < entry.seq:
-                entry.seq = m.seq
-                changed += 1
-            continue
-        present[m.message_id] = DocumentEntry(
-            seq=m.seq, message_id=m.message_id, body=m.body, ingested_at=m.ingested_at, appended_at=now
-        )
-        document.entries.append(present[m.message_id])
-        changed += 1
-    document.entries.sort(key=lambda e: e.seq)
-    return changed
-
-
-class DocumentCache:
-    """The documents this process last wrote (or read): key -> (ETag, body), least recently used first.
-
-    A dispatcher is the only writer of its users' documents most of the time, so the next
-    batch of a user writes with If-Match on the ETag it got back, without reading first. A
-    stale entry costs one refused write (412), then the read path. Bounded in bytes.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.entries: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
-        self.size = 0
-
-    def get(self, key: str) -> tuple[str, bytes] | None:
-        if key in self.entries:
-            self.entries.move_to_end(key)
-        return self.entries.get(key)
-
-    def put(self, key: str, etag: str, body: bytes) -> None:
-        self.drop(key)
-        if len(body) > self.max_bytes:
-            return
-        self.entries[key] = (etag, body)
-        self.size += len(body)
-        while self.size > self.max_bytes:
-            _, (_, oldest) = self.entries.popitem(last=False)
-            self.size -= len(oldest)
-
-    def drop(self, key: str) -> None:
-        old = self.entries.pop(key, None)
-        if old is not None:
-            self.size -= len(old[1])
+class MissingSegment(RuntimeError):
+    """A seq at or below the head's sealed_through has no segment: the history was damaged."""
 
 
 documents = DocumentCache(int(os.environ.get("DOCUMENT_CACHE_BYTES", str(16 * 2**20))))
 
 
+def seal(s3: Any, bucket: str, segment: DocumentSegment) -> None:
+    """Store a rollover's segment once: a 412 means another writer stored the same one first."""
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=segment_key(segment.user_id, segment.last_seq),
+            Body=dump(segment),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
+        metrics.add_metric(name="DocumentRollovers", unit=MetricUnit.Count, value=1)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+
+
+def append_to_segments(s3: Any, bucket: str, user_id: str, messages: Sequence[StickyMessage]) -> int:
+    """Write messages whose seq a sealed segment covers into that segment (a late delivery or a
+    redrive): the segment is found by one LIST, read, merged and written on its ETag."""
+    by_key: dict[str, list[StickyMessage]] = {}
+    for m in messages:
+        key = covering_segment(s3, bucket, user_id, m.seq)
+        if key is None:
+            raise MissingSegment(f"no segment of user {user_id} holds seq {m.seq}")
+        by_key.setdefault(key, []).append(m)
+    added = 0
+    for key, group in by_key.items():
+        for _ in range(WRITE_ATTEMPTS):
+            current = s3.get_object(Bucket=bucket, Key=key)
+            segment = DocumentSegment.model_validate_json(current["Body"].read())
+            changed = merge(segment.entries, group, datetime.now(UTC))
+            if changed == 0:
+                break
+            try:
+                s3.put_object(
+                    Bucket=bucket, Key=key, Body=dump(segment), ContentType="application/json", IfMatch=current["ETag"]
+                )
+                added += changed
+                break
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise
+        else:
+            raise ConcurrentWrite(f"gave up writing {key} after {WRITE_ATTEMPTS} conflicting attempts")
+    return added
+
+
 def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessage]) -> int:
-    """One conditional write per attempt, after a read unless this process holds the document's
-    last version; retried on a lost race. Nothing new for a cached version: checked by a read."""
+    """Apply messages to a user's history (shared/history.py); return how many entries changed.
+
+    One conditional head write per attempt, after a read unless this process holds the head's
+    last version; retried on a lost race. A head marked for rollover is sealed first. Nothing
+    new for a cached version is checked by a read: only the stored head says "already applied".
+    """
     s3 = client("s3")
-    key = document_key(user_id)
+    key = head_key(user_id)
     cache_key = f"{bucket}/{key}"
     for _ in range(WRITE_ATTEMPTS):
         cached = documents.get(cache_key)
         if cached is not None:
             etag, body = cached
-            document, condition = UserDocument.model_validate_json(body), {"IfMatch": etag}
+            head, condition = UserDocument.model_validate_json(body), {"IfMatch": etag}
         else:
             try:
                 current = s3.get_object(Bucket=bucket, Key=key)
                 body = current["Body"].read()
-                document = UserDocument.model_validate_json(body)  # a document that does not parse is not cached:
+                head = UserDocument.model_validate_json(body)  # a head that does not parse is not cached:
                 documents.put(cache_key, current["ETag"], body)  # once repaired, the next read sees the repair
                 condition = {"IfMatch": current["ETag"]}
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
                     raise
-                document, condition = UserDocument(user_id=user_id), {"IfNoneMatch": "*"}
-        added = merge(document, messages, datetime.now(UTC))
-        if added == 0:
-            if cached is not None:  # only the stored version may say "already applied"
+                head, condition = UserDocument(user_id=user_id), {"IfNoneMatch": "*"}
+        rolled = head.sealing is not None
+        if rolled:
+            segment = pending_segment(head)
+            seal(s3, bucket, segment)
+            finish_rollover(head, segment)
+        fresh, sealed = split_by_seal(head, messages)
+        added = append_to_segments(s3, bucket, user_id, sealed) if sealed else 0
+        added_here = merge(head.entries, fresh, datetime.now(UTC))
+        if added_here == 0 and not rolled:
+            if cached is not None and fresh:  # only the stored version may say "already applied"
                 documents.drop(cache_key)
                 continue
-            return 0
-        new_body = document.model_dump_json(indent=1).encode()
+            return added
+        new_body = dump(head)
+        start_rollover(head, len(new_body), HEAD_MAX_BYTES)
+        if head.sealing is not None:
+            new_body = dump(head)
         try:
             out = s3.put_object(Bucket=bucket, Key=key, Body=new_body, ContentType="application/json", **condition)
             documents.put(cache_key, out["ETag"], new_body)
-            return added
+            return added + added_here
         except ClientError as exc:
             documents.drop(cache_key)
             if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
