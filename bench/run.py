@@ -2,8 +2,9 @@
 
 Not a test: it measures. Five runs of every workload on one stack; writes the median and the
 spread (min-max) with the commit measured to bench/results.json, results.md and
-requests_per_message.svg (embedded in the README), then per handler the zip size, the
-instructions and the wall time of a cold import under Python 3.12 (bench/packages.py).
+requests_per_message.svg (embedded in the README); then one sticky user's history grown to
+100,000 entries (bench/history.py); then per handler the zip size, the instructions and the
+wall time of a cold import under Python 3.12 (bench/packages.py).
 
 * Ours: the deployed functions run by the local runner; each invocation reports the AWS
   calls its own botocore made (local/calls.py via the worker bootstrap); the runner's pollers
@@ -39,7 +40,7 @@ from typing import Any
 
 import boto3
 
-from bench import packages, seeds
+from bench import history, packages, seeds
 from local import stack as harness
 from local.calls import CallCounter
 from local.emulator import ACCOUNT_ID, sns_lambda_event
@@ -51,6 +52,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))  # 5 for the committed results
 USERS, PER_USER, FANOUT_ITEMS, RELAY_OBJECTS, WORKFLOW_REQUESTS = 5, 6, 200, 100, 20
 BATCH_USERS, BATCH_PER_USER, BATCH_CALLS = 10, 5, 2  # 2 calls of 50 messages, 10 users each
 SPREAD_USERS, SPREAD_ROUNDS = 20, 2  # one message per user per round; a round is dispatched before the next
+RATE_USERS, RATE_CALLS, RATE_PER_USER = 40, 10, 10  # 10 calls of 400 messages, sent back to back
+DISPATCHER_CONCURRENCY = 2  # sticky.dispatcher_concurrency (terraform/variables.tf)
 SEED_MEMORY_MB = 128  # the seeds' functions at Lambda's default memory
 GB = 1024**3  # CloudWatch Logs bills ingestion per GB
 PRICES = json.loads((OUT / "prices.json").read_text())
@@ -507,6 +510,47 @@ def sticky_seed(run: int) -> list[dict]:
     return results
 
 
+def sticky_rate(stack: harness.Stack) -> dict:
+    """The highest rate the embedded stack sustains: RATE_CALLS calls of RATE_USERS x RATE_PER_USER
+    messages sent back to back, until every document is complete; and what the capacity model
+    (docs/sticky.md) predicts for this pool from the dispatchers' measured batches."""
+    out = stack.outputs["sticky_queue"]
+    dispatchers = list(out["dispatcher_function_names"].values())
+    users = [f"rate-{u}" for u in range(RATE_USERS)]
+    marks = reset(stack)
+    started = time.time()
+    for c in range(RATE_CALLS):
+        messages = [
+            {"user_id": user, "body": {"n": c * RATE_PER_USER + i, "text": "x" * 200}}
+            for i in range(RATE_PER_USER)
+            for user in users
+        ]
+        stack.client("lambda").invoke(
+            FunctionName=out["ingester_function_name"], Payload=json.dumps({"messages": messages})
+        )
+    wait(lambda: _documents_complete(stack, users, RATE_CALLS * RATE_PER_USER), timeout=900)
+    seconds = time.time() - started
+    used = ours(stack, dispatchers, marks)
+    messages_sent = RATE_USERS * RATE_CALLS * RATE_PER_USER
+    busy = used["gb_seconds"] / (stack.runner.functions[dispatchers[0]].memory / 1024)
+    per_invocation = busy / used["invocations"]
+    records = messages_sent / used["invocations"]
+    concurrency = DISPATCHER_CONCURRENCY
+    return {
+        "messages": messages_sent,
+        "users": RATE_USERS,
+        "seconds": round(seconds, 1),
+        "messages_per_second": round(messages_sent / seconds, 1),
+        "pool_size": len(dispatchers),
+        "dispatcher_concurrency": concurrency,
+        "dispatcher_invocations": used["invocations"],
+        "records_per_invocation": round(records, 1),
+        "seconds_per_invocation": round(per_invocation, 3),
+        "model_messages_per_second": round(len(dispatchers) * concurrency * records / per_invocation, 1),
+        "dispatcher_busy_share": round(busy / (seconds * len(dispatchers) * concurrency), 3),
+    }
+
+
 def sticky(stack: harness.Stack, run: int) -> list[dict]:
     return sticky_ours(stack, run, fifo=False) + sticky_ours(stack.view("fifo"), run, fifo=True) + sticky_seed(run)
 
@@ -800,6 +844,24 @@ def markdown(result: dict) -> str:
         *(f"- {d}" for d in DEVIATIONS),
         "",
     ]
+    r = result["sticky_rate"]
+    lines += [
+        "## Sticky queues at the highest rate this machine sustains",
+        "",
+        f"{r['messages']:,} messages of {r['users']} users, {RATE_CALLS} ingest calls sent back to back, until every"
+        f" document was complete: **{r['messages_per_second']} messages/s** ({r['seconds']} s) on a pool of"
+        f" {r['pool_size']} queues x {r['dispatcher_concurrency']} dispatchers. The dispatchers ran"
+        f" {r['dispatcher_invocations']} batches of {r['records_per_invocation']} records,"
+        f" {r['seconds_per_invocation']} s each (billed duration), busy {r['dispatcher_busy_share']:.0%} of the time."
+        " The capacity model"
+        f" (docs/sticky.md) with those batches predicts {r['model_messages_per_second']} messages/s for this pool;"
+        " the measured rate is lower by the share of time the dispatchers waited for work: here the ingester, the"
+        " emulator and every dispatcher share 2 cores.",
+        "",
+        "## One user's history, 1,000 to 100,000 entries",
+        "",
+        *history.markdown(result["history"], PRICES),
+    ]
     f = result["functions"]
     goals = f["goals"]
     baseline = f["baseline_instructions"]
@@ -837,6 +899,10 @@ def main() -> int:
             rows = sticky(stack, run) + fanout(stack, run) + relay(stack, run) + workflow(stack, run)
             runs.append(rows)
             print(f"run {run + 1}/{RUNS} done after {time.time() - started:.0f} s", flush=True)
+        rate = sticky_rate(stack)
+        print(f"sticky rate workload done after {time.time() - started:.0f} s", flush=True)
+        grown = history.measure(stack.emulator.env())
+        print(f"history workload done after {time.time() - started:.0f} s", flush=True)
     finally:
         stack.stop()
     result = {
@@ -848,6 +914,8 @@ def main() -> int:
         "summary": summarize(runs),
         "functions": functions(),
         "all_runs": runs,
+        "history": grown,
+        "sticky_rate": rate,
     }
     result["bench_seconds"] = round(time.time() - started)
     (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
