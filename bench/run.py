@@ -46,6 +46,7 @@ from local.calls import CallCounter
 from local.emulator import ACCOUNT_ID, sns_lambda_event
 from local.runner import Schedule, scheduled_event, sqs_event_record, utc_now
 from local.tables import scan
+from shared.history import read_history
 
 OUT = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))  # 5 for the committed results
@@ -404,13 +405,7 @@ def create_table(name: str, key: str) -> None:
 
 def _documents_complete(stack: harness.Stack, users: list[str], per_user: int) -> bool:
     bucket, s3 = stack.outputs["document_bucket"], stack.client("s3")
-    try:
-        return all(
-            len(json.loads(s3.get_object(Bucket=bucket, Key=f"users/{u}.json")["Body"].read())["entries"]) == per_user
-            for u in users
-        )
-    except s3.exceptions.NoSuchKey:
-        return False
+    return all(sum(1 for _ in read_history(s3, bucket, u)) == per_user for u in users)
 
 
 def _ingest_one_per_call(stack: harness.Stack, users: list[str], rounds: range, wait_each_round: bool) -> None:

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from local.runner import InvocationResult, sqs_event_record, successful_receipts
 from shared import sqs as shared_sqs
 from shared import workflow
-from shared.messages import FanoutTick, RelayBaton, StickyMessage, UserDocument
+from shared.history import read_history
+from shared.messages import FanoutTick, RelayBaton, StickyMessage
 from tests.conftest import load_function
 from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scan
 
@@ -124,8 +125,9 @@ class Dispatcher(Consumer):
     def effects(self):
         s3, found = boto3.client("s3"), Counter()
         for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix="users/").get("Contents", []):
-            doc = UserDocument.model_validate_json(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read())
-            found.update(e.message_id for e in doc.entries)
+            if obj["Key"].count("/") == 1:  # a head: users/<id>.json
+                user = obj["Key"].removeprefix("users/").removesuffix(".json")
+                found.update(e.message_id for e in read_history(s3, BUCKET, user))
         return found
 
     def key(self, body):
