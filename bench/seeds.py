@@ -1,4 +1,5 @@
-"""The seed implementations (../shared/seeds), ported to run in-process on the same stack.
+"""The seed implementations (their code as published: bench/seeds_original/), ported to run
+in-process on the same stack.
 
 Ported as written, flaws included, so their AWS request counts can be compared with ours:
 000 sticky queues (ingester/dispatcher), 001 cron fan-out (test-cron/test-sqs2ddb),
@@ -29,7 +30,7 @@ log.setLevel(logging.INFO)
 log.propagate = False
 
 
-# --- 000: sticky queues ------------------------------------------------------------------
+# --- 000: sticky queues (seeds_original/000_sticky_queues/src) ----------------------------
 
 
 def sticky_ingester(event: dict, env: dict[str, str]) -> None:
@@ -92,7 +93,7 @@ def sticky_dispatcher(event: dict, env: dict[str, str]) -> None:
     )
 
 
-# --- 001: cron fan-out -------------------------------------------------------------------
+# --- 001: cron fan-out (seeds_original/001_cron_fanout) ---------------------------------
 
 
 def fanout_cron(event: dict, queue_name: str, topic_arn: str) -> int:
@@ -124,7 +125,7 @@ def fanout_sqs2ddb(event: dict, queue_name: str, table_name: str) -> int:
     return len(messages)
 
 
-# --- 002: relay consumer (from the post's JavaScript) ------------------------------------
+# --- 002: relay consumer (seeds_original/002_relay_consumer/index.js) -------------------
 
 
 def relay_hop(queue_url: str, work: Any) -> bool:
@@ -143,7 +144,7 @@ def relay_hop(queue_url: str, work: Any) -> bool:
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) > 0
 
 
-# --- 004: SNS preprocessor / services ----------------------------------------------------
+# --- 004: SNS preprocessor / services (seeds_original/004_sns_workflow) -----------------
 
 
 def workflow_preprocessor(env: dict[str, str], document: dict) -> str:
