@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-BATCH = 10  # the dispatcher's event source batch size (terraform/modules/sticky_queue)
+BATCH = 100  # a standard pool queue's batch size (sticky.dispatcher_batch_size): the largest batch and write
 CHECKPOINTS = (1_000, 10_000, 50_000, 100_000)
 SINGLE_ENTRIES = 5_000
 SINGLE_CHECKPOINTS = (1_000, 5_000)
-WINDOW = 40  # batches measured before each checkpoint: more than one rollover cycle of the head
+WINDOW = 8  # batches measured before each checkpoint: more than two rollover cycles of the head
 USER = "history-user"
 BUCKET = "bench-history"
 
