@@ -48,7 +48,8 @@ class IngestMessage(_Strict):
         default_factory=lambda: str(uuid.uuid4()),
         min_length=1,
         max_length=128,
-        description="Client idempotency key: resending the same id never duplicates an entry.",
+        description="Client idempotency key: a resend of the same id is not appended again while its original is"
+        " in the history's head or last sealed segment (docs/sticky.md).",
     )
 
 
