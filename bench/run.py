@@ -421,6 +421,20 @@ def _ingest_one_per_call(stack: harness.Stack, users: list[str], rounds: range, 
     wait(lambda: _documents_complete(stack, users, len(rounds)))
 
 
+def _ingest_batched(stack: harness.Stack, users: list[str], calls: int, per_user: int) -> None:
+    """``calls`` ingest calls sent back to back, each with ``per_user`` messages of every user; then
+    wait until every user's history holds them all."""
+    function = stack.outputs["sticky_queue"]["ingester_function_name"]
+    for c in range(calls):
+        messages = [
+            {"user_id": user, "body": {"n": c * per_user + i, "text": "x" * 200}}
+            for i in range(per_user)
+            for user in users
+        ]
+        stack.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"messages": messages}))
+    wait(lambda: _documents_complete(stack, users, calls * per_user), timeout=900)
+
+
 def sticky_ours(stack: harness.Stack, run: int, fifo: bool) -> list[dict]:
     out = stack.outputs["sticky_queue"]
     names = [out["ingester_function_name"], *out["dispatcher_function_names"].values()]
@@ -444,16 +458,7 @@ def sticky_ours(stack: harness.Stack, run: int, fifo: bool) -> list[dict]:
     # batched multi-user calls: BATCH_CALLS calls of BATCH_USERS x BATCH_PER_USER messages
     users = [f"many-r{run}-{u}" for u in range(BATCH_USERS)]
     marks = reset(stack)
-    for c in range(BATCH_CALLS):
-        messages = [
-            {"user_id": user, "body": {"n": c * BATCH_PER_USER + i, "text": "x" * 200}}
-            for i in range(BATCH_PER_USER)
-            for user in users
-        ]
-        stack.client("lambda").invoke(
-            FunctionName=out["ingester_function_name"], Payload=json.dumps({"messages": messages})
-        )
-    wait(lambda: _documents_complete(stack, users, BATCH_CALLS * BATCH_PER_USER))
+    _ingest_batched(stack, users, BATCH_CALLS, BATCH_PER_USER)
     m = BATCH_CALLS * BATCH_USERS * BATCH_PER_USER
     results.append(row("1b sticky queues, batched calls", "ours", ours(stack, names, marks), m, bytes_=True))
 
@@ -514,16 +519,7 @@ def sticky_rate(stack: harness.Stack) -> dict:
     users = [f"rate-{u}" for u in range(RATE_USERS)]
     marks = reset(stack)
     started = time.time()
-    for c in range(RATE_CALLS):
-        messages = [
-            {"user_id": user, "body": {"n": c * RATE_PER_USER + i, "text": "x" * 200}}
-            for i in range(RATE_PER_USER)
-            for user in users
-        ]
-        stack.client("lambda").invoke(
-            FunctionName=out["ingester_function_name"], Payload=json.dumps({"messages": messages})
-        )
-    wait(lambda: _documents_complete(stack, users, RATE_CALLS * RATE_PER_USER), timeout=900)
+    _ingest_batched(stack, users, RATE_CALLS, RATE_PER_USER)
     seconds = time.time() - started
     used = ours(stack, dispatchers, marks)
     messages_sent = RATE_USERS * RATE_CALLS * RATE_PER_USER
