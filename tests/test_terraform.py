@@ -374,7 +374,9 @@ def test_stand_in_outputs_are_real_outputs():
     assert set(mine) <= real, set(mine) - real
 
 
-# --- one declaration per setting: the context shape, the defaults --------------------------
+# --- one declaration per setting: the context shape, the defaults, the FIFO variant -------
+
+VARIANT = TF / "variants" / "sticky_fifo"
 
 
 def module_calls() -> list[tuple[Path, Path, dict[str, str]]]:
@@ -415,7 +417,7 @@ def test_the_context_shape_is_declared_once_in_modules_context():
         body = block_body(text, 'variable "context"')
         assert re.search(r"^\s*type\s*=\s*any\s*$", body, re.M), f"{module.name}: context is typed again"
     # each root builds it with the module, and passes only that module's output
-    for root in (TF,):
+    for root in (TF, VARIANT):
         main = (root / "main.tf").read_text()
         assert re.search(r"^\s*context\s*=\s*module\.context\.value\s*$", main, re.M), root
     for path, _, args in module_calls():
@@ -433,3 +435,28 @@ def test_a_module_default_is_one_some_caller_leaves_to_the_module():
         for name, has_default in variable_defaults(module).items():
             if has_default:
                 assert any(name not in args for args in arg_sets), f"{module.name}.{name}: every caller sets it"
+
+
+def test_the_fifo_variant_deploys_the_sticky_pattern_as_the_main_root_does():
+    # the variant takes the main root's variables, provider and versions, not copies of them
+    for name in ("variables.tf", "providers.tf", "versions.tf"):
+        assert (VARIANT / name).resolve() == (TF / name).resolve(), name
+    sticky = (TF / "modules" / "sticky_queue").resolve()
+    calls = {path: args for path, module, args in module_calls() if module == sticky}
+    main_args, fifo_args = calls.pop(TF / "main.tf"), calls.pop(VARIANT / "main.tf")
+    assert not calls, f"other callers of sticky_queue: {sorted(calls)}"
+    assert main_args.pop("queue_type") == "var.sticky.queue_type"
+    assert fifo_args.pop("queue_type") == '"fifo"'
+    assert main_args == fifo_args  # every other input as the main root passes it
+
+
+def test_the_offline_copy_holds_the_fifo_variant_as_a_root_of_its_own():
+    root = terraform.generate()
+    variant = root / terraform.FIFO_VARIANT_ROOT
+    for name in ("variables.tf", "providers.tf", "versions.tf"):
+        assert (variant / name).read_text() == (root / name).read_text(), name
+        assert not (variant / name).is_symlink()
+    assert (variant / "backend_override.tf").read_text() == terraform.BACKEND_OVERRIDE
+    env = {"TF_CLI_CONFIG_FILE": "/dev/null"}
+    terraform.init(variant)
+    assert "Success" in terraform.run(["validate", "-no-color"], variant, env=env, capture=True)
