@@ -84,7 +84,6 @@ def start(
         terraform.generate()
         threads = []
         if fifo_variant:
-            variant.generate()
             fifo_state = state_dir / "fifo.tfstate"
             threads.append(apply_in_thread(results, "fifo", variant.apply, env, fifo_state, extra_vars=extra_vars))
         main_state = state_dir / "local.tfstate"

@@ -156,7 +156,7 @@ def _apply(
     endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str] | None, fifo_variant: bool = False
 ) -> dict[str, Any]:
     """Apply the root (and, with ``fifo_variant``, the FIFO sticky variant beside it, under the
-    output ``fifo``: local/variant.py); return the outputs."""
+    output ``fifo``: terraform/variants/sticky_fifo); return the outputs."""
     from local import terraform, variant
     from local.stack import apply_in_thread
 
@@ -166,8 +166,7 @@ def _apply(
     try:
         thread = None
         if fifo_variant:
-            terraform.generate()
-            variant.generate()
+            terraform.generate()  # once, before the two applies share the copy
             fifo_state = state_dir / "fifo.tfstate"
             thread = apply_in_thread(results, "fifo", variant.apply, env, fifo_state, extra_vars, var_file=var_file)
         outputs = terraform.apply(env, state_dir / "terraform.tfstate", var_file=var_file, extra_vars=extra_vars)

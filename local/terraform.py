@@ -28,6 +28,9 @@ REGISTRY_SOURCE = re.compile(r'source\s*=\s*"terraform-aws-modules/lambda/aws"\s
 STANDIN_DIR = REPO / "local" / "lambda_standin"  # not among terraform/'s modules: never deployed
 STANDIN_IN_COPY = Path("modules") / "lambda_standin"
 STANDIN_SOURCE = 'source = "../lambda_standin"'
+# The roots applied from the copy: the main one and the FIFO sticky variant beside it.
+MAIN_ROOT = Path(".")
+FIFO_VARIANT_ROOT = Path("variants") / "sticky_fifo"
 PROVIDER_CONSTRAINT = re.compile(r'(source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*)"[^"]*"')
 BACKEND_OVERRIDE = 'terraform {\n  backend "local" {}\n}\n'
 
@@ -110,7 +113,8 @@ def generate() -> Path:
                     if src.is_file() and "__pycache__" not in src.parts
                 }
             )
-        wanted[Path("backend_override.tf")] = BACKEND_OVERRIDE.encode()
+        for root in (MAIN_ROOT, FIFO_VARIANT_ROOT):
+            wanted[root / "backend_override.tf"] = BACKEND_OVERRIDE.encode()
         for rel, data in wanted.items():
             dst = target / rel
             if dst.is_file() and dst.read_bytes() == data:
@@ -162,8 +166,9 @@ def init(root: Path) -> None:
 
 
 def var_args(root: Path, var_file: str, extra_vars: dict[str, str] | None = None) -> list[str]:
-    """The variables of an offline apply/plan: the environment's tfvars, zips under ``root``, overrides."""
-    args = [f"-var-file={var_file}", f"-var=artifacts_dir={root / 'builds'}"]
+    """The variables of an offline apply/plan: the environment's tfvars (``var_file`` under the
+    copy ``root``), zips under ``root``, overrides. Every root of the copy shares the builds."""
+    args = [f"-var-file={root / var_file}", f"-var=artifacts_dir={root / 'builds'}"]
     return args + [f"-var={key}={value}" for key, value in (extra_vars or {}).items()]
 
 
@@ -172,10 +177,13 @@ def apply(
     state_file: Path,
     var_file: str = "environments/local.tfvars",
     extra_vars: dict[str, str] | None = None,
+    root: Path = MAIN_ROOT,
 ) -> dict:
-    """Generate, init and apply the root module; return its outputs."""
-    root = generate()
-    init(root)
+    """Generate, init and apply one root of the copy (the main one unless ``root`` names another,
+    e.g. ``FIFO_VARIANT_ROOT``); return its outputs."""
+    copy = generate()
+    config = copy / root
+    init(config)
     run(
         [
             "apply",
@@ -183,13 +191,13 @@ def apply(
             "-auto-approve",
             "-parallelism=20",
             f"-state={state_file}",
-            *var_args(root, var_file, extra_vars),
+            *var_args(copy, var_file, extra_vars),
         ],
-        root,
+        config,
         env=env,
         capture=True,
     )
-    out = run(["output", "-json", f"-state={state_file}"], root, env=env, capture=True)
+    out = run(["output", "-json", f"-state={state_file}"], config, env=env, capture=True)
     return {k: v["value"] for k, v in json.loads(out).items()}
 
 

@@ -1,21 +1,17 @@
 # Architecture (one box per pattern; see README for the diagrams).
 locals {
   name_prefix = "${var.project}-${var.environment}"
-  code_root   = "${path.root}/.."
-  # What every pattern module and function shares.
-  context = {
-    name_prefix        = local.name_prefix
-    code_root          = local.code_root
-    artifacts_dir      = var.artifacts_dir
-    metrics_namespace  = "QueuePatterns"
-    log_retention_days = var.log_retention_days
-    tags               = {} # the provider's default_tags tag every resource
-  }
-  tags = {
-    Project     = var.project
-    Environment = var.environment
-    ManagedBy   = "terraform"
-  }
+  context     = module.context.value
+}
+
+# What every pattern module and function shares.
+module "context" {
+  source = "./modules/context"
+
+  name_prefix        = local.name_prefix
+  code_root          = "${path.root}/.."
+  artifacts_dir      = var.artifacts_dir
+  log_retention_days = var.log_retention_days
 }
 
 data "aws_caller_identity" "current" {}

@@ -11,3 +11,13 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# The tags of every resource, beside the provider that applies them (a root sharing this file
+# tags alike).
+locals {
+  tags = {
+    Project     = var.project
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  }
+}

@@ -372,3 +372,91 @@ def test_stand_in_outputs_are_real_outputs():
     real = {line.strip() for line in (REFERENCE / "terraform-aws-lambda-8.8.1-outputs.txt").read_text().splitlines()}
     mine = re.findall(r'output\s+"([^"]+)"', (STANDIN / "outputs.tf").read_text())
     assert set(mine) <= real, set(mine) - real
+
+
+# --- one declaration per setting: the context shape, the defaults, the FIFO variant -------
+
+VARIANT = TF / "variants" / "sticky_fifo"
+
+
+def module_calls() -> list[tuple[Path, Path, dict[str, str]]]:
+    """Every call of a project module in the tree: (calling file, module folder, {argument: expression})."""
+    calls = []
+    for path in sorted(TF.rglob("*.tf")):
+        text = path.read_text()
+        for m in re.finditer(r'^\s*module\s+"([^"]+)"\s*\{', text, re.M):
+            body = block_body(text, m.group(0).strip())
+            source = re.search(r'^\s*source\s*=\s*"(\.[^"]*)"', body, re.M)
+            if source is None:
+                continue
+            args = {}
+            for name in top_level_arguments(body) - {"source", "count", "for_each", "depends_on", "providers"}:
+                value = re.search(rf"^\s*{name}\s*=\s*(.*)$", body, re.M)
+                assert value is not None, f"{path}: {name}"
+                args[name] = value.group(1).strip()
+            calls.append((path, (path.parent / source.group(1)).resolve(), args))
+    return calls
+
+
+def variable_defaults(module: Path) -> dict[str, bool]:
+    """Each variable of the module -> whether it declares a default."""
+    text = (module / "variables.tf").read_text()
+    return {
+        m.group(1): "default" in top_level_arguments(block_body(text, m.group(0)))
+        for m in re.finditer(r'variable\s+"([^"]+)"\s*\{', text)
+    }
+
+
+def test_the_context_shape_is_declared_once_in_modules_context():
+    shape = [p for p in TF.rglob("*.tf") if re.search(r"^\s*metrics_namespace\s*=", p.read_text(), re.M)]
+    assert shape == [TF / "modules" / "context" / "main.tf"]
+    readers = {p.parent for p in (TF / "modules").rglob("*.tf") if "var.context." in p.read_text()}
+    assert readers, "no module reads the context"
+    for module in readers:
+        text = (module / "variables.tf").read_text()
+        body = block_body(text, 'variable "context"')
+        assert re.search(r"^\s*type\s*=\s*any\s*$", body, re.M), f"{module.name}: context is typed again"
+    # each root builds it with the module, and passes only that module's output
+    for root in (TF, VARIANT):
+        main = (root / "main.tf").read_text()
+        assert re.search(r"^\s*context\s*=\s*module\.context\.value\s*$", main, re.M), root
+    for path, _, args in module_calls():
+        if "context" in args:
+            assert args["context"] in ("local.context", "var.context"), f"{path}: context = {args['context']}"
+
+
+def test_a_module_default_is_one_some_caller_leaves_to_the_module():
+    """Where every caller sets a variable, a default in the module would be a second default for
+    that setting (the root's is the one applied): such variables are required."""
+    callers: dict[Path, list[set[str]]] = {}
+    for _, module, args in module_calls():
+        callers.setdefault(module, []).append(set(args))
+    for module, arg_sets in callers.items():
+        for name, has_default in variable_defaults(module).items():
+            if has_default:
+                assert any(name not in args for args in arg_sets), f"{module.name}.{name}: every caller sets it"
+
+
+def test_the_fifo_variant_deploys_the_sticky_pattern_as_the_main_root_does():
+    # the variant takes the main root's variables, provider and versions, not copies of them
+    for name in ("variables.tf", "providers.tf", "versions.tf"):
+        assert (VARIANT / name).resolve() == (TF / name).resolve(), name
+    sticky = (TF / "modules" / "sticky_queue").resolve()
+    calls = {path: args for path, module, args in module_calls() if module == sticky}
+    main_args, fifo_args = calls.pop(TF / "main.tf"), calls.pop(VARIANT / "main.tf")
+    assert not calls, f"other callers of sticky_queue: {sorted(calls)}"
+    assert main_args.pop("queue_type") == "var.sticky.queue_type"
+    assert fifo_args.pop("queue_type") == '"fifo"'
+    assert main_args == fifo_args  # every other input as the main root passes it
+
+
+def test_the_offline_copy_holds_the_fifo_variant_as_a_root_of_its_own():
+    root = terraform.generate()
+    variant = root / terraform.FIFO_VARIANT_ROOT
+    for name in ("variables.tf", "providers.tf", "versions.tf"):
+        assert (variant / name).read_text() == (root / name).read_text(), name
+        assert not (variant / name).is_symlink()
+    assert (variant / "backend_override.tf").read_text() == terraform.BACKEND_OVERRIDE
+    env = {"TF_CLI_CONFIG_FILE": "/dev/null"}
+    terraform.init(variant)
+    assert "Success" in terraform.run(["validate", "-no-color"], variant, env=env, capture=True)

@@ -11,7 +11,6 @@ variable "region" {
 variable "key_deletion_window_days" {
   description = "Days a deleted alarm-topic key stays recoverable (KMS allows 7-30)."
   type        = number
-  default     = 30
   validation {
     condition     = var.key_deletion_window_days >= 7 && var.key_deletion_window_days <= 30
     error_message = "KMS accepts a deletion window of 7-30 days."
@@ -40,7 +39,6 @@ variable "max_message_age_seconds" {
 variable "alarm_emails" {
   description = "Addresses subscribed to the alarm topic (each confirms by email)."
   type        = list(string)
-  default     = []
 }
 
 variable "tags" {

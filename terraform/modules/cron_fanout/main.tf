@@ -13,7 +13,6 @@ module "work_queue" {
   visibility_timeout_seconds = 6 * var.worker_timeout
   max_receive_count          = var.max_receive_count
   receive_wait_time_seconds  = var.receive_wait_seconds
-  tags                       = var.context.tags
 }
 
 module "items" {
@@ -22,14 +21,12 @@ module "items" {
   name          = "${var.context.name_prefix}-fanout-items"
   hash_key      = "message_id"
   ttl_attribute = "expires_at"
-  tags          = var.context.tags
 }
 
 module "fanout_topic" {
   source = "../topic"
 
   name = "${var.context.name_prefix}-fanout"
-  tags = var.context.tags
 }
 
 module "tick" {
@@ -39,7 +36,6 @@ module "tick" {
   description         = "Starts the fan-out counter"
   schedule_expression = var.schedule_expression
   function_arn        = module.counter.arn
-  tags                = var.context.tags
 }
 
 module "counter" {

@@ -71,7 +71,6 @@ module "lambda" {
   # (8.8.1 creates it only for "Allow"); null leaves AWS's default, Terminate.
   recursive_loop = var.recursive_loop
 
-  tags = var.context.tags
 }
 
 data "aws_partition" "current" {}

@@ -9,21 +9,13 @@ variable "folder" {
 }
 
 variable "context" {
-  description = "Settings every function of the environment shares (see the root's local.context)."
-  type = object({
-    name_prefix        = string
-    code_root          = string
-    artifacts_dir      = string
-    metrics_namespace  = string
-    log_retention_days = number
-    tags               = map(string)
-  })
+  description = "Settings every function of the environment shares: modules/context's output (its shape is declared there)."
+  type        = any
 }
 
 variable "description" {
   description = "Function description."
   type        = string
-  default     = ""
 }
 
 variable "service" {
@@ -58,7 +50,6 @@ variable "memory_size" {
 variable "environment" {
   description = "Environment variables besides the Powertools ones."
   type        = map(string)
-  default     = {}
 }
 
 variable "reserved_concurrency" {
@@ -76,7 +67,6 @@ variable "log_level" {
 variable "policy_statements" {
   description = "Least-privilege IAM statements (map of {effect, actions, resources}); no wildcard actions."
   type        = any
-  default     = {}
 }
 
 variable "allowed_triggers" {

@@ -30,7 +30,6 @@ variable "visibility_timeout_seconds" {
 variable "max_receive_count" {
   description = "Receives before a message moves to the DLQ."
   type        = number
-  default     = 5
   validation {
     condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
     error_message = "max_receive_count: SQS redrive policies accept maxReceiveCount 1-1000."

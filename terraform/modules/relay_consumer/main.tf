@@ -19,7 +19,6 @@ module "inbox" {
 
   name          = "${var.context.name_prefix}-relay-inbox-${data.aws_caller_identity.current.account_id}"
   force_destroy = var.force_destroy
-  tags          = var.context.tags
 }
 
 module "relay_queue" {
@@ -29,7 +28,6 @@ module "relay_queue" {
   visibility_timeout_seconds = 6 * var.timeout
   max_receive_count          = var.max_receive_count
   allow_send_from            = [{ service = "s3.amazonaws.com", source_arn = module.inbox.arn }]
-  tags                       = var.context.tags
 }
 
 resource "aws_s3_bucket_notification" "inbox" {
@@ -49,7 +47,6 @@ module "leases" {
   name          = "${var.context.name_prefix}-relay-leases"
   hash_key      = "lease_id"
   ttl_attribute = "expires_at"
-  tags          = var.context.tags
 }
 
 module "results" {
@@ -58,7 +55,6 @@ module "results" {
   name          = "${var.context.name_prefix}-relay-results"
   hash_key      = "object_id"
   ttl_attribute = "expires_at"
-  tags          = var.context.tags
 }
 
 module "tick" {
@@ -68,7 +64,6 @@ module "tick" {
   description         = "Starts a relay chain unless one is running"
   schedule_expression = var.schedule_expression
   function_arn        = module.consumer.arn
-  tags                = var.context.tags
 }
 
 module "consumer" {

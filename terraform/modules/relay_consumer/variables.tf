@@ -1,13 +1,6 @@
 variable "context" {
-  description = "Settings every resource of the environment shares (see the root's local.context)."
-  type = object({
-    name_prefix        = string
-    code_root          = string
-    artifacts_dir      = string
-    metrics_namespace  = string
-    log_retention_days = number
-    tags               = map(string)
-  })
+  description = "Settings every resource of the environment shares: modules/context's output (its shape is declared there)."
+  type        = any
 }
 
 variable "schedule_expression" {
@@ -43,6 +36,5 @@ variable "max_receive_count" {
 variable "force_destroy" {
   description = "Allow destroying the non-empty inbox bucket (ephemeral environments only)."
   type        = bool
-  default     = false
 }
 

@@ -17,21 +17,18 @@ module "documents" {
   name            = "${var.context.name_prefix}-workflow-${data.aws_caller_identity.current.account_id}"
   force_destroy   = var.force_destroy
   expire_prefixes = { "payloads/" = var.payload_retention_days }
-  tags            = var.context.tags
 }
 
 module "connector" {
   source = "../topic"
 
   name = "${var.context.name_prefix}-workflow-connector"
-  tags = var.context.tags
 }
 
 module "notifier" {
   source = "../topic"
 
   name = "${var.context.name_prefix}-workflow-notifier"
-  tags = var.context.tags
 }
 
 module "preprocessor" {
@@ -75,7 +72,6 @@ module "service_queue" {
   visibility_timeout_seconds = 6 * var.service_timeout
   max_receive_count          = var.max_receive_count
   allow_send_from            = [{ service = "sns.amazonaws.com", source_arn = module.connector.arn }]
-  tags                       = var.context.tags
 }
 
 resource "aws_sns_topic_subscription" "service" {
@@ -151,7 +147,6 @@ module "results_queue" {
   visibility_timeout_seconds = 60
   max_receive_count          = var.max_receive_count
   allow_send_from            = [{ service = "sns.amazonaws.com", source_arn = module.notifier.arn }]
-  tags                       = var.context.tags
 }
 
 resource "aws_sns_topic_subscription" "results" {

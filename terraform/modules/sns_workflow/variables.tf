@@ -1,13 +1,6 @@
 variable "context" {
-  description = "Settings every resource of the environment shares (see the root's local.context)."
-  type = object({
-    name_prefix        = string
-    code_root          = string
-    artifacts_dir      = string
-    metrics_namespace  = string
-    log_retention_days = number
-    tags               = map(string)
-  })
+  description = "Settings every resource of the environment shares: modules/context's output (its shape is declared there)."
+  type        = any
 }
 
 variable "services" {
@@ -81,6 +74,5 @@ variable "idempotency_table_arn" {
 variable "force_destroy" {
   description = "Allow destroying the non-empty documents bucket (ephemeral environments only)."
   type        = bool
-  default     = false
 }
 

@@ -41,7 +41,6 @@ module "url_store" {
   # receive count above 1 means a taker died. It must never reach the DLQ: the most SQS
   # allows (maxReceiveCount 1-1000); the DLQ and its alarm show if it ever gets there.
   max_receive_count = 1000
-  tags              = var.context.tags
 }
 
 module "pool_queue" {
@@ -54,7 +53,6 @@ module "pool_queue" {
   message_retention_seconds  = var.pool_message_retention_seconds
   max_message_size           = local.max_message_size
   max_receive_count          = var.max_receive_count
-  tags                       = var.context.tags
 }
 
 module "assignments" {
@@ -63,7 +61,6 @@ module "assignments" {
   name          = "${var.context.name_prefix}-sticky-assignments"
   hash_key      = "user_id"
   ttl_attribute = "expires_at"
-  tags          = var.context.tags
 }
 
 module "ingester" {

@@ -1,13 +1,6 @@
 variable "context" {
-  description = "Settings every resource of the environment shares (see the root's local.context)."
-  type = object({
-    name_prefix        = string
-    code_root          = string
-    artifacts_dir      = string
-    metrics_namespace  = string
-    log_retention_days = number
-    tags               = map(string)
-  })
+  description = "Settings every resource of the environment shares: modules/context's output (its shape is declared there)."
+  type        = any
 }
 
 variable "pool_size" {
@@ -24,7 +17,6 @@ variable "pool_size" {
 variable "queue_type" {
   description = "\"standard\" or \"fifo\" (FIFO pool queues, MessageGroupId = user)."
   type        = string
-  default     = "standard"
   validation {
     condition     = contains(["standard", "fifo"], var.queue_type)
     error_message = "queue_type must be \"standard\" or \"fifo\"."
@@ -39,7 +31,6 @@ variable "assignment_ttl_seconds" {
 variable "pool_message_retention_seconds" {
   description = "Pool queue message retention; an assignment's lease is at least this (see shared/assignments.py)."
   type        = number
-  default     = 345600
   validation {
     condition     = var.pool_message_retention_seconds >= 60 && var.pool_message_retention_seconds <= 1209600
     error_message = "pool_message_retention_seconds must be 60..1209600 (SQS)."
@@ -68,7 +59,6 @@ variable "dispatcher_batch_size" {
 variable "dispatcher_batching_window_seconds" {
   description = "How long a standard-queue mapping gathers records before invoking (FIFO: none); latency traded for requests."
   type        = number
-  default     = 5
   validation {
     condition     = var.dispatcher_batching_window_seconds >= 0 && var.dispatcher_batching_window_seconds <= 300
     error_message = "dispatcher_batching_window_seconds must be 0..300."
@@ -78,7 +68,6 @@ variable "dispatcher_batching_window_seconds" {
 variable "dispatcher_concurrency" {
   description = "Reserved concurrency of each dispatcher, and the maximum concurrency of its mapping (2..1000)."
   type        = number
-  default     = 2
   validation {
     condition     = var.dispatcher_concurrency >= 2 && var.dispatcher_concurrency <= 1000
     error_message = "dispatcher_concurrency must be 2..1000 (the mapping's maximum concurrency)."
