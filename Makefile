@@ -1,7 +1,8 @@
 # Two commands: `make demo` and `make test`. Each creates .venv and installs what it needs.
 # `make` alone lists every target.
 SHELL          := /bin/bash
-PYTHON         ?= python3
+# The Python that creates .venv: 3.12, the Lambda runtime's (checked before the venv is made).
+PYTHON         ?= $(shell command -v python3.12 || echo python3)
 VENV           := .venv
 PY             := $(VENV)/bin/python
 # Offline provider mirror; when the directory does not exist, terraform init uses the registry.
@@ -34,13 +35,23 @@ UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
 .PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host check-aws-target outputs \
-        redrive bench invoke logs deploy lock  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+        redrive bench invoke logs deploy lock check-python  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# One line naming the Python found and the override, instead of a venv on another version.
+define check_python
+@found=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+  [ "$$found" = 3.12 ] || { echo "error: Python 3.12 is needed; PYTHON=$(PYTHON) is $${found:-not a Python that runs}: install python3.12 or run make PYTHON=/path/to/python3.12" >&2; exit 2; }
+endef
+
+check-python:
+	$(check_python)
+
 $(VENV)/.installed: requirements.txt
+	$(check_python)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -95,6 +106,7 @@ lint: $(VENV)/.installed ## ruff, mypy, terraform fmt
 	terraform fmt -check -recursive terraform
 
 $(CHECKOV_VENV)/.installed: Makefile
+	$(check_python)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check '$(CHECKOV)'
 	touch $@

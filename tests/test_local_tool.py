@@ -230,6 +230,29 @@ def test_an_aws_plan_refuses_a_host_without_python312(tmp_path):
     assert make("check-build-host", "ENV=dev").returncode == 0
 
 
+FAKE_PYTHON = """#!/bin/sh
+# a Python 3.11 as far as the Makefile can tell
+case "$1" in -c) echo 3.11 ;; *) echo "Python 3.11.9" ;; esac
+"""
+
+
+def test_the_venv_is_made_only_with_python_312(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    for python, found in ((fake, "3.11"), (tmp_path / "absent", "not a Python that runs")):
+        refused = make("check-python", f"PYTHON={python}")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr.splitlines()[0] == (
+            f"error: Python 3.12 is needed; PYTHON={python} is {found}:"
+            " install python3.12 or run make PYTHON=/path/to/python3.12"
+        )
+    assert make("check-python", f"PYTHON={sys.executable}").returncode == 0
+    venv = tmp_path / "venv"
+    dry = make("-n", f"{venv}/.installed", f"VENV={venv}", f"PYTHON={fake}").stdout
+    assert dry.index('[ "$found" = 3.12 ]') < dry.index(f"{fake} -m venv {venv}")
+
+
 def test_an_aws_plan_inits_with_the_account_state_bucket():
     dry = make("-n", "plan", "ENV=dev", "STATE_BUCKET=qp-terraform-state-dev-111122223333")
     assert "-backend-config=bucket=qp-terraform-state-dev-111122223333" in dry.stdout, dry.stdout + dry.stderr
