@@ -35,7 +35,7 @@ UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
 .PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host check-aws-target outputs \
-        redrive bench invoke logs deploy lock check-python  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+        redrive bench invoke logs deploy document queues lock check-python  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
@@ -156,13 +156,13 @@ else
 	$(TF) apply -input=false -lock-timeout=$(LOCK_TIMEOUT) $(ENV).tfplan
 endif
 
-# --- against the running local stack (`make apply` in another shell) -------------------------
+# --- against the running local stack (`make apply` in another shell), found by its record -----
 
 invoke: $(VENV)/.installed ## invoke a function: make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<function folder or name> [EVENT=events/<file>.json]" >&2; exit 2; }
 	@$(LOCAL) invoke "$(FN)" $(or $(EVENT),$(wildcard events/$(FN).json))
 
-logs: $(VENV)/.installed ## follow a function's log: make logs FN=sticky_dispatcher
+logs: $(VENV)/.installed ## follow a function's log (CloudWatch Logs): make logs FN=sticky_dispatcher
 	@test -n "$(FN)" || { echo "usage: make logs FN=<function folder or name>" >&2; exit 2; }
 	@$(LOCAL) logs "$(FN)"
 
@@ -170,9 +170,22 @@ deploy: $(VENV)/.installed ## redeploy one changed function into the running sta
 	@test -n "$(FN)" || { echo "usage: make deploy FN=<function folder or name>" >&2; exit 2; }
 	@$(LOCAL) deploy "$(FN)"
 
-redrive: $(VENV)/.installed ## move DLQ messages back to their source: make redrive DLQ=<dlq url> [MAX=n | RATE=per-second]
-	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n (at most n messages) | RATE=n (all, n per second)]" >&2; exit 2; }
-	@$(PY) -m ops.redrive "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
+document: $(VENV)/.installed ## print a user's sticky document: make document USER_ID=user-1
+	@test -n "$(USER_ID)" || { echo "usage: make document USER_ID=<user id>" >&2; exit 2; }
+	@$(LOCAL) document "$(USER_ID)"
+
+queues: $(VENV)/.installed ## list every queue with its depth (waiting, in flight, delayed)
+	@$(LOCAL) queues
+
+REDRIVE_ARGS = "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
+
+redrive: check-env $(VENV)/.installed ## move DLQ messages back to their source: make redrive DLQ=<dlq url> [MAX=n | RATE=per-second] [ENV=dev|stg|prod]
+	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n (at most n messages) | RATE=n (all, n per second)] [ENV=dev|stg|prod]" >&2; exit 2; }
+ifeq ($(ENV),local)
+	@$(LOCAL) redrive $(REDRIVE_ARGS)
+else
+	@$(PY) -m ops.redrive $(REDRIVE_ARGS)
+endif
 
 # --- other -------------------------------------------------------------------------------
 
