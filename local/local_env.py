@@ -209,16 +209,15 @@ def queues() -> int:
     return 0
 
 
-def redrive(argv: list[str]) -> int:
+def redrive(dlq_url: str, options: list[str]) -> int:
     """ops/redrive.py against the running stack: its endpoint, region and dummy keys. A DLQ URL
     on any other host:port is refused: requests would reach this stack's queue of that name."""
     from ops.redrive import wrong_endpoint
 
     state = running()
-    urls = [arg for arg in argv if not arg.startswith("-")][:1]
-    if urls and wrong_endpoint(urls[0], state["endpoint"]):
+    if wrong_endpoint(dlq_url, state["endpoint"]):
         raise Problem(
-            f"{urls[0]} is not a queue of the running local stack ({state['endpoint']}):"
+            f"{dlq_url} is not a queue of the running local stack ({state['endpoint']}):"
             " `make queues` lists its queues; ENV=dev|stg|prod redrives a deployed environment"
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -229,7 +228,7 @@ def redrive(argv: list[str]) -> int:
         AWS_SECRET_ACCESS_KEY="test",
         PYTHONPATH=str(REPO),
     )
-    return subprocess.call([sys.executable, "-m", "ops.redrive", *argv], cwd=REPO, env=env)
+    return subprocess.call([sys.executable, "-m", "ops.redrive", dlq_url, *options], cwd=REPO, env=env)
 
 
 def build_record(name: str) -> dict[str, Any]:
@@ -317,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("deploy").add_argument("fn")
     sub.add_parser("document").add_argument("user_id")
     sub.add_parser("queues")
-    p_redrive = sub.add_parser("redrive", help="ops/redrive.py's arguments")
-    p_redrive.add_argument("redrive_args", nargs=argparse.REMAINDER)
+    p_redrive = sub.add_parser("redrive")
+    p_redrive.add_argument("dlq_url")
+    p_redrive.add_argument("options", nargs=argparse.REMAINDER, help="ops/redrive.py's: --max N | --rate R")
     args = parser.parse_args(argv)
     try:
         if args.command == "plan":
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "queues":
             return queues()
         if args.command == "redrive":
-            return redrive(args.redrive_args)
+            return redrive(args.dlq_url, args.options)
         return deploy(args.fn)
     except Problem as exc:
         print(f"error: {exc}", file=sys.stderr)
