@@ -1,7 +1,8 @@
 # Two commands: `make demo` and `make test`. Each creates .venv and installs what it needs.
 # `make` alone lists every target.
 SHELL          := /bin/bash
-PYTHON         ?= python3
+# The Python that creates .venv: 3.12, the Lambda runtime's (checked before the venv is made).
+PYTHON         ?= $(shell command -v python3.12 || echo python3)
 VENV           := .venv
 PY             := $(VENV)/bin/python
 # Offline provider mirror; when the directory does not exist, terraform init uses the registry.
@@ -34,13 +35,23 @@ UNIT_SHARDS    := 2
 
 .DEFAULT_GOAL  := help
 .PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host check-aws-target outputs \
-        redrive bench invoke logs deploy lock  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+        redrive bench invoke logs deploy document queues lock check-python  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# One line naming the Python found and the override, instead of a venv on another version.
+define check_python
+@found=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+  [ "$$found" = 3.12 ] || { echo "error: Python 3.12 is needed; PYTHON=$(PYTHON) is $${found:-not a Python that runs}: install python3.12 or run make PYTHON=/path/to/python3.12" >&2; exit 2; }
+endef
+
+check-python:
+	$(check_python)
+
 $(VENV)/.installed: requirements.txt
+	$(check_python)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -96,6 +107,7 @@ lint: $(VENV)/.installed ## ruff, mypy, terraform fmt, actionlint (with shellche
 	$(VENV)/bin/actionlint -no-color -oneline -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/*.yml
 
 $(CHECKOV_VENV)/.installed: Makefile
+	$(check_python)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check '$(CHECKOV)'
 	touch $@
@@ -145,13 +157,13 @@ else
 	$(TF) apply -input=false -lock-timeout=$(LOCK_TIMEOUT) $(ENV).tfplan
 endif
 
-# --- against the running local stack (`make apply` in another shell) -------------------------
+# --- against the running local stack (`make apply` in another shell), found by its record -----
 
 invoke: $(VENV)/.installed ## invoke a function: make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<function folder or name> [EVENT=events/<file>.json]" >&2; exit 2; }
 	@$(LOCAL) invoke "$(FN)" $(or $(EVENT),$(wildcard events/$(FN).json))
 
-logs: $(VENV)/.installed ## follow a function's log: make logs FN=sticky_dispatcher
+logs: $(VENV)/.installed ## follow a function's log (CloudWatch Logs): make logs FN=sticky_dispatcher
 	@test -n "$(FN)" || { echo "usage: make logs FN=<function folder or name>" >&2; exit 2; }
 	@$(LOCAL) logs "$(FN)"
 
@@ -159,9 +171,22 @@ deploy: $(VENV)/.installed ## redeploy one changed function into the running sta
 	@test -n "$(FN)" || { echo "usage: make deploy FN=<function folder or name>" >&2; exit 2; }
 	@$(LOCAL) deploy "$(FN)"
 
-redrive: $(VENV)/.installed ## move DLQ messages back to their source: make redrive DLQ=<dlq url> [MAX=n | RATE=per-second]
-	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n (at most n messages) | RATE=n (all, n per second)]" >&2; exit 2; }
-	@$(PY) -m ops.redrive "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
+document: $(VENV)/.installed ## print a user's sticky document: make document USER_ID=user-1
+	@test -n "$(USER_ID)" || { echo "usage: make document USER_ID=<user id>" >&2; exit 2; }
+	@$(LOCAL) document "$(USER_ID)"
+
+queues: $(VENV)/.installed ## list every queue with its depth (waiting, in flight, delayed)
+	@$(LOCAL) queues
+
+REDRIVE_ARGS = "$(DLQ)" $(if $(MAX),--max $(MAX)) $(if $(RATE),--rate $(RATE))
+
+redrive: check-env $(VENV)/.installed ## move DLQ messages back to their source: make redrive DLQ=<dlq url> [MAX=n | RATE=per-second] [ENV=dev|stg|prod]
+	@test -n "$(DLQ)" || { echo "usage: make redrive DLQ=<dlq url> [MAX=n (at most n messages) | RATE=n (all, n per second)] [ENV=dev|stg|prod]" >&2; exit 2; }
+ifeq ($(ENV),local)
+	@$(LOCAL) redrive $(REDRIVE_ARGS)
+else
+	@$(PY) -m ops.redrive $(REDRIVE_ARGS)
+endif
 
 # --- other -------------------------------------------------------------------------------
 

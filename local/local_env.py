@@ -3,12 +3,15 @@
 python -m local.local_env plan              # what terraform would create (fresh emulator)
 python -m local.local_env apply [--port N]  # apply with progress, serve (and redeploy changes) until Ctrl-C
 python -m local.local_env invoke FN EVENT   # invoke a function of the running stack
-python -m local.local_env logs FN           # follow a function's log
+python -m local.local_env logs FN           # follow a function's log (CloudWatch Logs)
 python -m local.local_env deploy FN         # rebuild FN's zip and update the running stack
+python -m local.local_env document USER_ID  # a user's sticky document
+python -m local.local_env queues            # every queue and its depth
+python -m local.local_env redrive DLQ_URL [--max N | --rate R]   # ops/redrive.py on the running stack
 
 FN is a function folder (``sticky_ingester``) or a deployed name (``qp-local-sticky-ingester``).
-``apply`` writes .build/local-stack.json (endpoint, region, outputs) for the other commands
-and removes it when it stops.
+``apply`` keeps the record of the running stack (local/stack_record.py) that the other commands
+read: they find the stack without any environment variable.
 """
 
 from __future__ import annotations
@@ -25,18 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local import terraform
+from local import observe, stack_record, terraform
 from local.emulator import endpoint_client
+from local.stack_record import Problem, running
 
 REPO = Path(__file__).resolve().parents[1]
-STATE = REPO / ".build" / "local-stack.json"
 APPLY_LOG = Path(os.environ.get("APPLY_LOG") or REPO / ".build" / "apply.log")
 PACKAGE = REPO / "local" / "lambda_standin" / "package.py"
 BUILDS = terraform.OFFLINE_ROOT / "terraform" / "builds"  # the offline root's artifacts_dir
-
-
-class Problem(Exception):
-    """A user-facing error: printed as one line, exit status 1."""
 
 
 def plan() -> int:
@@ -54,7 +53,7 @@ def plan() -> int:
 
 def summary(stack: Any, seconds: float, log: Path) -> str:
     out, endpoint, region = stack.outputs, stack.emulator.endpoint, stack.emulator.region
-    ingester = out["sticky_queue"]["ingester_function_name"]
+    dispatchers = sorted(out["sticky_queue"]["dispatcher_function_names"].values())
     return "\n".join(
         [
             f"Local stack ready in {seconds:.0f}s: {len(stack.runner.functions)} functions,"
@@ -64,12 +63,14 @@ def summary(stack: Any, seconds: float, log: Path) -> str:
             f"  terraform  full log in {log.relative_to(REPO) if log.is_relative_to(REPO) else log}",
             f"  functions  logs in {stack.runner.log_dir.relative_to(REPO)}/<function>.log",
             "",
-            "In another shell:",
+            "In another shell (the commands find this stack themselves):",
+            "  make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json   # ingest two messages for user-1",
+            f"  make document USER_ID=user-1      # user-1's document, s3://{out['document_bucket']}/users/user-1.json",
+            "  make queues                       # every queue and its depth",
+            f"  make logs FN=sticky_dispatcher    # follow the dispatchers' logs: /aws/lambda/{dispatchers[0]}, ...",
+            "Other AWS tools (boto3, AWS CLI v2) reach it with:",
             f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region}"
             " AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
-            "  make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json   # ingest two messages for user-1",
-            f"  aws s3 cp s3://{out['document_bucket']}/users/user-1.json -          # user-1's document",
-            f"  make logs FN=sticky_dispatcher   # or: aws logs tail /aws/lambda/{ingester} --follow",
             "",
             "Ctrl-C stops everything.",
         ]
@@ -81,6 +82,16 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def apply(port: int | None) -> int:
+    """Claim the record of the running stack (refused while another apply's stack lives), then
+    start, serve and stop the stack; the record goes with it."""
+    stack_record.claim()
+    try:
+        return serve(port)
+    finally:
+        stack_record.release()
+
+
+def serve(port: int | None) -> int:
     from local import progress
     from local import stack as harness
 
@@ -102,41 +113,26 @@ def apply(port: int | None) -> int:
         raise Problem(str(exc).splitlines()[0]) from exc
     try:
         stack.runner.start_clock()
-        stack.runner.ship_logs_to_cloudwatch()  # `aws logs tail` works too
-        STATE.write_text(
-            json.dumps(
-                {
-                    "endpoint": stack.emulator.endpoint,
-                    "region": stack.emulator.region,
-                    "pid": os.getpid(),
-                    "outputs": stack.outputs,
-                    "log_dir": str(stack.runner.log_dir),
-                }
-            )
+        stack.runner.ship_logs_to_cloudwatch()  # what `make logs` follows
+        stack_record.publish(
+            {
+                "endpoint": stack.emulator.endpoint,
+                "region": stack.emulator.region,
+                "outputs": stack.outputs,
+                "log_dir": str(stack.runner.log_dir),
+            }
         )
         print(summary(stack, time.time() - started, APPLY_LOG), flush=True)
-        watch(lambda: json.loads(STATE.read_text()))
+        watch(running)
     except KeyboardInterrupt:
         print("\nStopping.", file=sys.stderr)
     finally:
-        STATE.unlink(missing_ok=True)
+        stack_record.release()  # before the stack goes: no command reaches a stopped endpoint
         stack.stop()
     return 0
 
 
 # --- commands against the running stack ---------------------------------------------------------
-
-
-def running() -> dict[str, Any]:
-    if not STATE.exists():
-        raise Problem("no local stack is running: start one with `make apply` (in another shell)")
-    state = json.loads(STATE.read_text())
-    try:
-        os.kill(state["pid"], 0)
-    except OSError:
-        STATE.unlink(missing_ok=True)
-        raise Problem("the local stack has stopped: start it again with `make apply`") from None
-    return state
 
 
 def client(state: dict[str, Any], service: str) -> Any:
@@ -160,10 +156,24 @@ def functions_for(state: dict[str, Any], fn: str) -> list[str]:
     return found
 
 
+def event_payload(event_file: str | None) -> bytes:
+    """The event file's bytes, once they parse as JSON; Problem naming the file and where not."""
+    if not event_file:
+        return b"{}"
+    payload = Path(event_file).read_bytes()
+    try:
+        json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise Problem(f"{event_file} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError as exc:  # not UTF-8/16/32 text
+        raise Problem(f"{event_file} is not valid JSON: {exc}") from None
+    return payload
+
+
 def invoke(fn: str, event_file: str | None) -> int:
+    payload = event_payload(event_file)
     state = running()
     name = functions_for(state, fn)[0]
-    payload = Path(event_file).read_bytes() if event_file else b"{}"
     response = client(state, "lambda").invoke(FunctionName=name, Payload=payload)
     body = response["Payload"].read()
     try:
@@ -176,15 +186,49 @@ def invoke(fn: str, event_file: str | None) -> int:
     return 0
 
 
-def logs(fn: str) -> int:
+def logs(fn: str, out: Any = None, stop: Any = None) -> int:
+    """Follow the CloudWatch Logs group of each function ``fn`` names (as `aws logs tail --follow`)."""
     state = running()
-    files = [str(Path(state["log_dir"]) / f"{name}.log") for name in functions_for(state, fn)]
-    for f in files:
-        Path(f).touch()
+    lam = client(state, "lambda")
+    groups = {name: observe.log_group(lam, name) for name in functions_for(state, fn)}
     try:
-        return subprocess.call(["tail", "-n", "20", "-F", *files])
+        observe.follow(observe.LogTail(client(state, "logs"), groups), out=out, stop=stop)
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
+
+
+def document(user_id: str) -> int:
+    state = running()
+    print(observe.document(client(state, "s3"), state["outputs"]["document_bucket"], user_id))
+    return 0
+
+
+def queues() -> int:
+    print(observe.depth_table(observe.depths(client(running(), "sqs"))))
+    return 0
+
+
+def redrive(dlq_url: str, options: list[str]) -> int:
+    """ops/redrive.py against the running stack: its endpoint, region and dummy keys. A DLQ URL
+    on any other host:port is refused: requests would reach this stack's queue of that name."""
+    from ops.redrive import wrong_endpoint
+
+    state = running()
+    if wrong_endpoint(dlq_url, state["endpoint"]):
+        raise Problem(
+            f"{dlq_url} is not a queue of the running local stack ({state['endpoint']}):"
+            " `make queues` lists its queues; ENV=dev|stg|prod redrives a deployed environment"
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=state["endpoint"],
+        AWS_DEFAULT_REGION=state["region"],
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        PYTHONPATH=str(REPO),
+    )
+    return subprocess.call([sys.executable, "-m", "ops.redrive", dlq_url, *options], cwd=REPO, env=env)
 
 
 def build_record(name: str) -> dict[str, Any]:
@@ -270,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     p_invoke.add_argument("event", nargs="?")
     sub.add_parser("logs").add_argument("fn")
     sub.add_parser("deploy").add_argument("fn")
+    sub.add_parser("document").add_argument("user_id")
+    sub.add_parser("queues")
+    p_redrive = sub.add_parser("redrive")
+    p_redrive.add_argument("dlq_url")
+    p_redrive.add_argument("options", nargs=argparse.REMAINDER, help="ops/redrive.py's: --max N | --rate R")
     args = parser.parse_args(argv)
     try:
         if args.command == "plan":
@@ -280,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
             return invoke(args.fn, args.event)
         if args.command == "logs":
             return logs(args.fn)
+        if args.command == "document":
+            return document(args.user_id)
+        if args.command == "queues":
+            return queues()
+        if args.command == "redrive":
+            return redrive(args.dlq_url, args.options)
         return deploy(args.fn)
     except Problem as exc:
         print(f"error: {exc}", file=sys.stderr)

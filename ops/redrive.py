@@ -13,12 +13,14 @@ worst delivered twice (every consumer here is idempotent).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import re
 import sys
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
@@ -37,6 +39,34 @@ class Redrive:
     source_url: str
     moved: int | None  # None when SQS moves them asynchronously (task started)
     task: str | None = None
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    """The URL's host (every loopback name as one) and port (the scheme's default if none)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith((".localhost", ".localhost.localstack.cloud"))
+    return ("loopback" if loopback else host, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def _aws(host: str) -> bool:
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
+def wrong_endpoint(dlq_url: str, endpoint_url: str) -> str | None:
+    """Why ``dlq_url`` is not a queue of the endpoint the SQS client talks to, or None.
+
+    Requests go to the client's endpoint whatever host the queue URL names, so a URL of another
+    stack (a stopped emulator's port) would act on this one's queue of the same name. AWS's
+    own hosts (sqs.<region>.amazonaws.com, the legacy queue.amazonaws.com) pass: AWS refuses a
+    queue of another region itself."""
+    url, endpoint = _host_port(dlq_url), _host_port(endpoint_url)
+    if url == endpoint or (_aws(url[0]) and _aws(endpoint[0])):
+        return None
+    return f"{dlq_url} is not a queue of {endpoint_url}, the endpoint this redrive talks to"
 
 
 def _arn(url: str) -> str:
@@ -103,6 +133,8 @@ def redrive(dlq_url: str, limit: int | None = None, rate: int | None = None) -> 
         raise ValueError("give a limit (messages moved here) or a rate (an SQS move task), not both")
     if not QUEUE_URL.fullmatch(dlq_url):
         raise ValueError(f"not a queue URL: {dlq_url!r} (https://sqs.<region>.amazonaws.com/<account id>/<queue name>)")
+    if wrong := wrong_endpoint(dlq_url, client("sqs").meta.endpoint_url):
+        raise ValueError(wrong)
     source_url = source_queue(dlq_url)
     if limit is not None:  # a move task cannot stop after a count
         return Redrive(dlq_url, source_url, moved=move_messages(dlq_url, source_url, limit))

@@ -11,6 +11,11 @@ from types import ModuleType
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Importing a handler creates AWS clients (the X-Ray SDK's among them) before any fixture runs,
+# so a shell's AWS_PROFILE naming a profile this host lacks would stop collection. TARGET=aws
+# runs the scenarios as the caller, profile included.
+if os.environ.get("TARGET") != "aws":
+    os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

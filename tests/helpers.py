@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from local.tables import scan  # noqa: F401 - the tests' scan is the platform's
 
@@ -25,6 +27,18 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return self._remaining_ms
+
+
+def clear_shell_aws(patch: pytest.MonkeyPatch) -> None:
+    """Keep a test's AWS environment its own: no endpoint, profile or region the shell exports
+    (the `export` line `make apply` prints sets AWS_ENDPOINT_URL), moto's fake keys, us-east-1."""
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        patch.delenv(name)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION"):
+        patch.delenv(name, raising=False)
+    patch.setenv("AWS_ACCESS_KEY_ID", "test")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def create_table(name: str, key: str) -> None:

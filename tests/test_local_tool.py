@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from local import local_env, progress, terraform
+from local import local_env, progress, stack_record, terraform
 from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +32,8 @@ def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_make_without_a_target_lists_the_targets():
     out = make().stdout
-    for target in ("help", "demo", "test", "unit", "e2e", "apply", "invoke", "logs", "deploy", "redrive"):
+    targets = "help demo test unit e2e apply invoke logs deploy redrive document queues".split()
+    for target in targets:
         assert f"\n  {target} " in out, target
     rows = [line for line in out.splitlines() if line.startswith("  ")]
     assert "$(" not in out  # what a user reads, not a make variable
@@ -84,9 +85,16 @@ def test_apply_progress_counts_resources_and_logs_everything():
     assert "3/3" in out.getvalue() and "[" + "#" * 30 + "]" in out.getvalue()
 
 
-def test_apply_summary_says_where_and_what_to_try():
+def test_apply_summary_says_where_and_what_to_try_with_the_projects_own_commands():
+    dispatchers = {"00": "qp-local-sticky-dispatcher-00", "01": "qp-local-sticky-dispatcher-01"}
     stack = SimpleNamespace(
-        outputs={"sticky_queue": {"ingester_function_name": "qp-local-sticky-ingester"}, "document_bucket": "docs"},
+        outputs={
+            "sticky_queue": {
+                "ingester_function_name": "qp-local-sticky-ingester",
+                "dispatcher_function_names": dispatchers,
+            },
+            "document_bucket": "docs",
+        },
         emulator=SimpleNamespace(endpoint="http://127.0.0.1:4566", region="us-east-1"),
         runner=SimpleNamespace(
             functions={"a": 1}, mappings=[], schedules=[], log_dir=REPO / ".build" / "runner" / "logs"
@@ -97,12 +105,17 @@ def test_apply_summary_says_where_and_what_to_try():
     assert "export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_DEFAULT_REGION=us-east-1" in text
     assert "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in text
     assert "make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json" in text
-    assert "aws s3 cp s3://docs/users/user-1.json -" in text
-    assert "make logs FN=" in text and "aws logs tail /aws/lambda/qp-local-sticky-ingester" in text
+    assert "make document USER_ID=user-1" in text and "s3://docs/users/user-1.json" in text
+    assert "make queues" in text
+    assert "make logs FN=sticky_dispatcher" in text and "/aws/lambda/qp-local-sticky-dispatcher-00" in text
+    assert not re.search(r"^\s*aws ", text, re.M)  # the AWS CLI is not a prerequisite
+    listed = make().stdout
+    for target in re.findall(r"^\s+make (\w+)", text, re.M):
+        assert f"\n  {target} " in listed, target
 
 
 def test_commands_without_a_running_stack_say_so_in_one_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(local_env, "STATE", tmp_path / "none.json")
+    monkeypatch.setattr(stack_record, "RECORD", tmp_path / "none.json")
     assert local_env.main(["invoke", "sticky_ingester"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no local stack is running" in err and "make apply" in err
@@ -130,7 +143,9 @@ def test_ctrl_c_during_apply_stops_quietly_and_leaves_no_state(tmp_path, signum)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     log = tmp_path / "apply.log"
+    record = tmp_path / "local-stack.json"
     env = {**os.environ, "TERRAFORM": str(fake), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO), "APPLY_LOG": str(log)}
+    env["LOCAL_STACK_RECORD"] = str(record)
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.local_env", "apply"],
         cwd=REPO,
@@ -143,6 +158,7 @@ def test_ctrl_c_during_apply_stops_quietly_and_leaves_no_state(tmp_path, signum)
         assert wait_for(lambda: log.exists() and "aws_sqs_queue.a" in log.read_text(), timeout=60), (
             "apply never started"
         )
+        assert json.loads(record.read_text()) == {"pid": proc.pid}  # claimed: a second apply is refused
         time.sleep(0.5)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
@@ -157,6 +173,7 @@ def test_ctrl_c_during_apply_stops_quietly_and_leaves_no_state(tmp_path, signum)
     assert "Traceback" not in err and "Interrupted" in err and len(err.strip().splitlines()) == 1, err
     assert "1/2" in out  # the progress line
     assert list(tmp.iterdir()) == []  # no state directory left behind
+    assert not record.exists()
 
 
 def test_redeployed_code_runs_from_the_next_invocation(tmp_path):
@@ -228,6 +245,29 @@ def test_an_aws_plan_refuses_a_host_without_python312(tmp_path):
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "put python3.12 on PATH" in refused.stderr
     assert make("check-build-host", "ENV=dev").returncode == 0
+
+
+FAKE_PYTHON = """#!/bin/sh
+# a Python 3.11 as far as the Makefile can tell
+case "$1" in -c) echo 3.11 ;; *) echo "Python 3.11.9" ;; esac
+"""
+
+
+def test_the_venv_is_made_only_with_python_312(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    for python, found in ((fake, "3.11"), (tmp_path / "absent", "not a Python that runs")):
+        refused = make("check-python", f"PYTHON={python}")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr.splitlines()[0] == (
+            f"error: Python 3.12 is needed; PYTHON={python} is {found}:"
+            " install python3.12 or run make PYTHON=/path/to/python3.12"
+        )
+    assert make("check-python", f"PYTHON={sys.executable}").returncode == 0
+    venv = tmp_path / "venv"
+    dry = make("-n", f"{venv}/.installed", f"VENV={venv}", f"PYTHON={fake}").stdout
+    assert dry.index('[ "$found" = 3.12 ]') < dry.index(f"{fake} -m venv {venv}")
 
 
 def test_an_aws_plan_inits_with_the_account_state_bucket():

@@ -32,7 +32,7 @@ from shared import workflow
 from shared.history import read_history
 from shared.messages import FanoutTick, RelayBaton, StickyMessage
 from tests.conftest import load_function
-from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scan
+from tests.helpers import Context, clear_shell_aws, create_queue_with_dlq, create_table, queue_arn, scan
 
 dispatcher = load_function("sticky_dispatcher")
 enrich = load_function("workflow_enrich")
@@ -435,6 +435,7 @@ def test_malformed_messages_are_logged_and_dead_lettered_and_no_good_one_is_lost
     from shared import clients
 
     with mock_aws(), monkeypatch.context() as patch:
+        clear_shell_aws(patch)
         clients.reset()
         _long_polls_answer_at_once(patch)
         create_table("idempotency", "id")

@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from local import targets
+from tests.helpers import clear_shell_aws
 
 
 def test_the_aws_target_reads_a_deployed_environment_and_never_changes_it(tmp_path, monkeypatch):
@@ -37,6 +38,7 @@ def test_the_aws_target_refuses_prod_and_local(environment, monkeypatch):
 
 
 def test_the_aws_target_signs_with_the_callers_credentials(monkeypatch):
+    clear_shell_aws(monkeypatch)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCALLER")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     aws = targets.AwsTarget(region="eu-west-1")
