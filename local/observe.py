@@ -1,5 +1,5 @@
 """Read the running local stack through its AWS APIs, so trying it needs no AWS CLI: a user's
-sticky document, every queue with its depth, a function's log from CloudWatch Logs."""
+sticky history, every queue with its depth, a function's log from CloudWatch Logs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from local.stack_record import Problem
+from shared.history import head_key, read_history
 
 DEPTHS = (
     "ApproximateNumberOfMessages",
@@ -19,19 +20,19 @@ DEPTHS = (
 
 
 def document(s3: Any, bucket: str, user_id: str) -> str:
-    """The sticky document of ``user_id`` (users/<user_id>.json), indented."""
-    key = f"users/{user_id}.json"
+    """``user_id``'s whole history, indented: the sealed segments and the head, in seq order
+    (shared/history.py). A head that does not parse is shown as it is stored."""
+    key = head_key(user_id)
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
+        entries = [e.model_dump(mode="json") for e in read_history(s3, bucket, user_id)]
+    except ValueError:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(errors="replace")
+    if not entries:
         raise Problem(
             f"no document s3://{bucket}/{key} yet: ingest a message for {user_id} first"
             " (make invoke FN=sticky_ingester EVENT=events/sticky_ingester.json)"
-        ) from None
-    try:
-        return json.dumps(json.loads(body), indent=2)
-    except ValueError:
-        return body.decode(errors="replace")
+        )
+    return json.dumps({"user_id": user_id, "entries": entries}, indent=2)
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,28 @@ def one_error_line(err: str) -> str:
 # --- make document ---------------------------------------------------------------------------
 
 
-def test_document_prints_the_users_document(emulator, running, capsys):
-    document = {"user_id": "user-1", "entries": [{"seq": 1, "body": {"text": "hello"}}]}
-    s3 = client(emulator, "s3")
-    s3.put_object(Bucket=running["outputs"]["document_bucket"], Key="users/user-1.json", Body=json.dumps(document))
+def entry(seq: int) -> dict:
+    at = "2026-01-01T00:00:00Z"
+    return {"seq": seq, "message_id": f"m-{seq}", "body": {"n": seq}, "ingested_at": at, "appended_at": at}
+
+
+def test_document_prints_the_users_whole_history_in_order(emulator, running, capsys):
+    """The sealed segment's entries first, then the head's (shared/history.py)."""
+    s3, bucket = client(emulator, "s3"), running["outputs"]["document_bucket"]
+    segment = {"user_id": "user-1", "last_seq": 2, "entries": [entry(1), entry(2)]}
+    s3.put_object(Bucket=bucket, Key="users/user-1/segments/0000000000000002.json", Body=json.dumps(segment))
+    head = {"user_id": "user-1", "entries": [entry(3)], "sealed_through": 2, "segments": 1}
+    s3.put_object(Bucket=bucket, Key="users/user-1.json", Body=json.dumps(head))
     assert local_env.main(["document", "user-1"]) == 0
-    assert json.loads(capsys.readouterr().out) == document
+    shown = json.loads(capsys.readouterr().out)
+    assert [e["message_id"] for e in shown["entries"]] == ["m-1", "m-2", "m-3"]
+
+
+def test_a_head_that_does_not_parse_is_shown_as_stored(emulator, running, capsys):
+    s3, bucket = client(emulator, "s3"), running["outputs"]["document_bucket"]
+    s3.put_object(Bucket=bucket, Key="users/user-2.json", Body=b'{"user_id": "user-2", "entries": [{"seq": "x"}]}')
+    assert local_env.main(["document", "user-2"]) == 0
+    assert '"seq": "x"' in capsys.readouterr().out
 
 
 def test_document_of_a_user_without_one_says_how_to_make_one(running, capsys):
