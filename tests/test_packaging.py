@@ -316,7 +316,7 @@ def deployed_zip(stack, name: str) -> bytes:
 
 def runtime_probe(task: Path, services: list[str]) -> subprocess.CompletedProcess:
     """Import the handler and make every client, in python3.12 with the zip and the standard library only."""
-    from local.runner import RUNTIME_FLAGS, runtime_python
+    from local.runner.worker import RUNTIME_FLAGS, runtime_python
 
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"

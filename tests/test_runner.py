@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local.runner import InvocationResult, successful_receipts
+from local.runner.sqs_pollers import successful_receipts
+from local.runner.worker import InvocationResult
 from tests.helpers import make_function, wait_for
 
 RECORDS = [{"messageId": m, "receiptHandle": f"rh-{m}"} for m in ("a", "b", "c")]
@@ -130,7 +131,7 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
 
 
 def test_rate_expressions_and_the_scheduled_event():
-    from local.runner import Schedule, rate_seconds, scheduled_event
+    from local.runner.schedules import Schedule, rate_seconds, scheduled_event
 
     assert rate_seconds("rate(1 minute)") == 60 and rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("rate(2 hours)") == 7200 and rate_seconds("cron(0 12 * * ? *)") is None
@@ -143,7 +144,8 @@ def test_rate_expressions_and_the_scheduled_event():
 
 
 def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_path):
-    from local.runner import LocalLambdaRunner, Schedule
+    from local.runner import LocalLambdaRunner
+    from local.runner.schedules import Schedule
 
     out = tmp_path / "events.jsonl"
     pool = make_function(
@@ -337,7 +339,7 @@ def test_non_json_payload_is_refused_at_once_with_invalid_request_content(invoke
 def test_payloads_over_the_lambda_quotas_are_refused(invoke_api):
     from botocore.exceptions import ClientError
 
-    from local.runner import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+    from local.runner.invoke_api import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 
     lam, pool = invoke_api
     assert (SYNC_PAYLOAD_LIMIT, ASYNC_PAYLOAD_LIMIT) == (6 * 1024 * 1024, 1024 * 1024)  # AWS: 6 MB sync, 1 MB async
