@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -128,6 +132,29 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         assert errors[0]["requestId"] == reports[0]["requestId"] and "app.py" in errors[0]["stackTrace"][-1]
     finally:
         pool.close()
+
+
+def test_the_same_zip_unpacked_at_once_gives_each_the_whole_folder_and_leaves_no_temporary_one(tmp_path):
+    """`make deploy` beside the watcher's redeploy updates a function to the same code at once:
+    each update unpacks it, neither fails, and both run from the one complete folder."""
+    from local.runner.code_cache import unpacked
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for i in range(300):
+            z.writestr(f"pkg/m{i}.py", "x = 1\n" * 50)
+    code = buffer.getvalue()
+    at_once = threading.Barrier(8)
+
+    def unpack(_: int) -> Path:
+        at_once.wait()
+        return unpacked(code, "f", tmp_path)
+
+    with ThreadPoolExecutor(8) as updates:
+        folders = set(updates.map(unpack, range(8)))
+    (folder,) = folders
+    assert len(list(folder.rglob("*.py"))) == 300
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
 
 
 def test_rate_expressions_and_the_scheduled_event():
