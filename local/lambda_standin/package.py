@@ -106,7 +106,7 @@ def entry_files(item: dict) -> dict[str, Path]:
     return entries
 
 
-def write_atomically(output: Path, write: Callable[[IO[bytes]], None]) -> None:
+def write_atomically(output: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``output`` through a temporary file of its own beside it, renamed into place in one
     step: a reader sees the old file or the whole new one, and builds of the same output at once
     (a ``make deploy`` beside the watcher's) never write into each other's file."""
