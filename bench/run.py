@@ -44,7 +44,9 @@ from bench import history, packages, seeds
 from local import stack as harness
 from local.calls import CallCounter
 from local.emulator import ACCOUNT_ID, sns_lambda_event
-from local.runner import Schedule, scheduled_event, sqs_event_record, utc_now
+from local.runner.schedules import Schedule, scheduled_event
+from local.runner.sqs_pollers import sqs_event_record
+from local.runner.worker import utc_now
 from local.tables import scan
 from shared.history import read_history
 
@@ -132,7 +134,7 @@ def reset(stack: harness.Stack) -> dict[str, Any]:
         pool.calls.clear()
         pool.s3_put_bytes = pool.sqs_fifo_calls = 0
         marks["pools"][name] = (pool.invocations, pool.log_file.stat().st_size if pool.log_file.exists() else 0)
-    with stack.runner._poll_lock:
+    with stack.runner.sqs.lock:
         marks["polls"] = {uuid_: Counter(c) for uuid_, c in stack.runner.poll_calls.items()}
     return marks
 
@@ -157,7 +159,7 @@ def ours(stack: harness.Stack, functions: list[str], marks: dict[str, Any]) -> d
     for mapping in stack.runner.mappings:
         if mapping.function not in functions:
             continue
-        with stack.runner._poll_lock:
+        with stack.runner.sqs.lock:
             made = Counter(stack.runner.poll_calls.get(mapping.uuid, {}))
         made.subtract(marks["polls"].get(mapping.uuid, Counter()))
         polling.update(made)

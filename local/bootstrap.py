@@ -1,4 +1,4 @@
-"""Runtime inside one local Lambda worker process (started by runner.py).
+"""Runtime inside one local Lambda worker process (started by local/runner/worker.py).
 
 argv: <code dir> <handler module.function>. Reads one JSON request per line on stdin,
 answers one JSON line on a private copy of stdout; everything the function prints (logs,

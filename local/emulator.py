@@ -695,13 +695,7 @@ class Emulator:
             code = CODE_PATH.match(environ.get("PATH_INFO", ""))
             if code and environ.get("REQUEST_METHOD") == "PUT" and self.code_updated is not None:
                 name = urllib.parse.unquote(code.group("name")).split(":")[-1]
-
-                def notify(status: str, headers: list, exc_info: Any = None) -> Any:
-                    if status.startswith("200"):
-                        threading.Thread(target=self.code_updated, args=(name,), daemon=True).start()
-                    return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
-
-                return moto_app(environ, notify)
+                return self._update_code(moto_app, environ, start_response, name)
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith("AmazonSQS.") and target.split(".", 1)[1] in self.move_tasks.ACTIONS:
                 request = Request(environ)
@@ -710,6 +704,26 @@ class Emulator:
             return moto_app(environ, start_response)
 
         return app
+
+    def _update_code(self, moto_app: Callable, environ: dict, start_response: Callable, name: str) -> Any:
+        """UpdateFunctionCode, answered once the runner runs the new code (``code_updated``), so an
+        Invoke sent after the answer runs it; if the runner cannot load it, a JSON ServiceException."""
+        answered: list[Any] = []
+        result = moto_app(environ, lambda status, headers, exc_info=None: answered.extend([status, headers]))
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        status, headers = answered
+        if status.startswith("200"):
+            try:
+                self.code_updated(name)  # type: ignore[misc]
+            except Exception as exc:
+                error = {"Type": "Service", "message": f"{type(exc).__name__}: {exc}"}
+                headers = {"x-amzn-ErrorType": "ServiceException", "Content-Type": "application/json"}
+                return Response(json.dumps(error), status=500, headers=headers)(environ, start_response)
+        start_response(status, headers)
+        return [body]
 
     def _clock(self, request: Request) -> tuple[int, dict[str, Any]]:
         """``CLOCK_PATH``, for tests only: GET reads the clock of SQS retention and DynamoDB TTL;

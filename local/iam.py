@@ -4,7 +4,7 @@ The emulator (``local/emulator.py``) asks ``Authorizer.check`` about every reque
 sees it. Only credentials that ``sts:AssumeRole`` issued are checked: the emulator's dummy keys
 (``test``), which Terraform, the tests and the runner's own API calls use, are never checked,
 so set-up needs no permissions. Each function's workers and SQS pollers run with their
-execution role's credentials (``local/runner.py``), so what they call is authorised against
+execution role's credentials (``local/runner/roles.py``), so what they call is authorised against
 that role's inline and attached policies.
 
 Why not moto's own access control (``INITIAL_NO_AUTH_ACTION_COUNT``)? It checks every caller

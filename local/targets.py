@@ -32,7 +32,7 @@ from typing import Any
 
 import boto3
 
-from local.runner import Schedule, scheduled_event
+from local.runner.schedules import Schedule, scheduled_event
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = ("embedded", "localstack", "aws")

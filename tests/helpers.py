@@ -140,7 +140,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.5):
 
 def make_function(tmp_path: Path, source: str, timeout: int = 2, env: dict | None = None, memory: int = 128) -> Any:
     """A one-file function (``app.handler``) in the local runner's pool, as the runner would deploy it."""
-    from local.runner import FunctionPool, FunctionSpec
+    from local.runner.pool import FunctionPool, FunctionSpec
 
     code = tmp_path / "code"
     code.mkdir()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from bench import run as bench
-from local.runner import LocalLambdaRunner, SqsMapping
+from local.runner import LocalLambdaRunner
+from local.runner.sqs_pollers import SqsMapping
 from tests.helpers import make_function
 
 
@@ -42,8 +43,8 @@ def test_the_runner_counts_its_pollers_requests_per_mapping():
 
     runner = LocalLambdaRunner(endpoint="http://localhost:1", region="us-east-1", code_fetcher=lambda name: b"")
     mapping = SqsMapping("m-1", "f", "https://q/u", "arn:aws:sqs:us-east-1:1:u", 10, 5, True, None)
-    assert len(runner._receive(Sqs(), mapping)) == 2  # fills the batch until a receive comes back empty
-    assert len(runner._receive(Sqs(), mapping)) == 0
+    assert len(runner.sqs.receive(Sqs(), mapping)) == 2  # fills the batch until a receive comes back empty
+    assert len(runner.sqs.receive(Sqs(), mapping)) == 0
     assert runner.poll_calls["m-1"] == Counter({"sqs:ReceiveMessage": 1, "sqs:ReceiveMessage:empty": 2})
 
 

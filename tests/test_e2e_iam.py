@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from local.runner import FunctionPool
+from local.runner.pool import FunctionPool
 from tests.conftest import STANDARD
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def test_without_one_statement_of_its_role_the_function_fails_naming_the_action(
     copy = _role_without(stack.client("iam"), spec.role.split("/")[-1], sid)
     copy_spec = dataclasses.replace(spec, role=copy)
     pool = FunctionPool(
-        copy_spec, runner.pools[name].code_dir, runner.base_env, tmp_path / "f.log", runner._role_credentials(copy_spec)
+        copy_spec, runner.pools[name].code_dir, runner.base_env, tmp_path / "f.log", runner.role_credentials(copy_spec)
     )
     seen = len(stack.emulator.iam.denials)
     try:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from local.runner import AWS_INITIAL_POLLERS, FunctionPool, FunctionSpec, LocalLambdaRunner, SqsMapping
+from local.runner import LocalLambdaRunner
+from local.runner.pool import FunctionPool, FunctionSpec
+from local.runner.sqs_pollers import AWS_INITIAL_POLLERS, SqsMapping
 from tests.conftest import STANDARD
 from tests.helpers import wait_for
 
@@ -33,7 +35,7 @@ def test_runner_polls_a_reserved_function_as_aws_does(tmp_path: Path):
     runner = LocalLambdaRunner(endpoint="http://unused", region="us-east-1", code_fetcher=lambda name: b"")
     cases = [(spec(reserved=1), None, AWS_INITIAL_POLLERS), (spec(2, 2), 2, 2), (spec(None, 4), None, 4)]
     for function, maximum, expected in cases:
-        runner.pools = {"f": FunctionPool(function, tmp_path, {}, tmp_path / "log")}
+        runner.pools["f"] = FunctionPool(function, tmp_path, {}, tmp_path / "log")
         assert runner.pollers(mapping(maximum)) == expected
 
 

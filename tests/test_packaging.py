@@ -15,9 +15,11 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -191,6 +193,25 @@ def test_patterns_of_a_commands_entry_match_paths_joined_to_the_zip_prefix(tmp_p
     assert names(out) == ["shared/m.py"]
 
 
+def test_builds_of_the_same_zip_at_once_each_leave_a_whole_zip_and_no_temporary_file(tmp_path: Path):
+    """`make deploy` beside the watcher's redeploy builds the same function's zip at the same moment."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(200):
+        (src / f"m{i}.py").write_text("x = 1\n" * 200)
+    out = tmp_path / "builds" / "f.zip"
+    at_once = threading.Barrier(6)
+
+    def build(_: int) -> None:
+        at_once.wait()
+        package.build(out, [{"path": str(src)}])
+
+    with ThreadPoolExecutor(6) as builders:
+        list(builders.map(build, range(6)))
+    assert len(names(out)) == 200
+    assert [p.name for p in out.parent.iterdir()] == ["f.zip"]
+
+
 def test_a_failing_command_fails_the_build_and_writes_no_zip(tmp_path: Path):
     out = tmp_path / "out.zip"
     with pytest.raises(SystemExit, match="Script did not run successfully, exit code 3"):
@@ -316,7 +337,7 @@ def deployed_zip(stack, name: str) -> bytes:
 
 def runtime_probe(task: Path, services: list[str]) -> subprocess.CompletedProcess:
     """Import the handler and make every client, in python3.12 with the zip and the standard library only."""
-    from local.runner import RUNTIME_FLAGS, runtime_python
+    from local.runner.worker import RUNTIME_FLAGS, runtime_python
 
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"

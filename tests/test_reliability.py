@@ -26,7 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.runner import InvocationResult, sqs_event_record, successful_receipts
+from local.runner.sqs_pollers import sqs_event_record, successful_receipts
+from local.runner.worker import InvocationResult
 from shared import sqs as shared_sqs
 from shared import workflow
 from shared.history import read_history

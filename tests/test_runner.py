@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from local.runner import InvocationResult, successful_receipts
+from local.runner.sqs_pollers import successful_receipts
+from local.runner.worker import InvocationResult
 from tests.helpers import make_function, wait_for
 
 RECORDS = [{"messageId": m, "receiptHandle": f"rh-{m}"} for m in ("a", "b", "c")]
@@ -129,8 +134,31 @@ def test_errors_and_timeouts_are_reported_like_lambda(tmp_path):
         pool.close()
 
 
+def test_the_same_zip_unpacked_at_once_gives_each_the_whole_folder_and_leaves_no_temporary_one(tmp_path):
+    """`make deploy` beside the watcher's redeploy updates a function to the same code at once:
+    each update unpacks it, neither fails, and both run from the one complete folder."""
+    from local.runner.code_cache import unpacked
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for i in range(300):
+            z.writestr(f"pkg/m{i}.py", "x = 1\n" * 50)
+    code = buffer.getvalue()
+    at_once = threading.Barrier(8)
+
+    def unpack(_: int) -> Path:
+        at_once.wait()
+        return unpacked(code, "f", tmp_path)
+
+    with ThreadPoolExecutor(8) as updates:
+        folders = set(updates.map(unpack, range(8)))
+    (folder,) = folders
+    assert len(list(folder.rglob("*.py"))) == 300
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
+
+
 def test_rate_expressions_and_the_scheduled_event():
-    from local.runner import Schedule, rate_seconds, scheduled_event
+    from local.runner.schedules import Schedule, rate_seconds, scheduled_event
 
     assert rate_seconds("rate(1 minute)") == 60 and rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("rate(2 hours)") == 7200 and rate_seconds("cron(0 12 * * ? *)") is None
@@ -143,7 +171,8 @@ def test_rate_expressions_and_the_scheduled_event():
 
 
 def test_schedules_fire_on_demand_and_sns_deliveries_invoke_asynchronously(tmp_path):
-    from local.runner import LocalLambdaRunner, Schedule
+    from local.runner import LocalLambdaRunner
+    from local.runner.schedules import Schedule
 
     out = tmp_path / "events.jsonl"
     pool = make_function(
@@ -337,7 +366,7 @@ def test_non_json_payload_is_refused_at_once_with_invalid_request_content(invoke
 def test_payloads_over_the_lambda_quotas_are_refused(invoke_api):
     from botocore.exceptions import ClientError
 
-    from local.runner import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+    from local.runner.invoke_api import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 
     lam, pool = invoke_api
     assert (SYNC_PAYLOAD_LIMIT, ASYNC_PAYLOAD_LIMIT) == (6 * 1024 * 1024, 1024 * 1024)  # AWS: 6 MB sync, 1 MB async

@@ -1,4 +1,4 @@
-"""Each function runs as its execution role (local/runner.py ExecutionRoles, local/iam.py).
+"""Each function runs as its execution role (local/runner/roles.py, local/iam.py).
 
 Lambda gives the runtime its execution role's temporary credentials and polls the function's
 SQS queues with that role; the emulator authorises whatever is signed with them. Without the

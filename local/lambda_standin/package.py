@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 Rules = list[tuple[bool, "re.Pattern[str]"]]
 
@@ -104,19 +106,36 @@ def entry_files(item: dict) -> dict[str, Path]:
     return entries
 
 
+def write_atomically(output: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write ``output`` through a temporary file of its own beside it, renamed into place in one
+    step: a reader sees the old file or the whole new one, and builds of the same output at once
+    (a ``make deploy`` beside the watcher's) never write into each other's file."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(name, 0o644)  # mkstemp's file is private; the zip is read as any built file
+        os.replace(name, output)
+    except BaseException:
+        os.unlink(name)
+        raise
+
+
 def build(output: Path, spec: list[dict]) -> None:
     entries: dict[str, Path] = {}
     for item in spec:
         entries.update(entry_files(item))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, entries[name].read_bytes())
-    tmp.replace(output)
+
+    def write_zip(f: IO[bytes]) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(entries):
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, entries[name].read_bytes())
+
+    write_atomically(output, write_zip)
 
 
 def main() -> None:
@@ -130,7 +149,7 @@ def main() -> None:
     build(args.output, spec)
     if args.record:
         record = {"spec": spec, "runtime": args.runtime, "cwd": os.getcwd()}  # paths are relative to cwd
-        args.record.write_text(json.dumps(record, indent=2))
+        write_atomically(args.record, lambda f: f.write(json.dumps(record, indent=2).encode()))
 
 
 if __name__ == "__main__":

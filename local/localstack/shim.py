@@ -2,7 +2,7 @@
 
 Started by the ``host-process`` runtime executor (``executor_plugin/``) with the environment
 LocalStack computed for the function, in the deployed package's unzipped folder (argv[1]).
-It runs the function in the local runner's worker (``local.runner.Worker``: one
+It runs the function in the local runner's worker (``local.runner.worker.Worker``: one
 process per environment, the handler imported once, timeouts enforced, a timed-out worker
 replaced) and speaks LocalStack's callback protocol:
 
@@ -26,7 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from local.runner import FunctionSpec, Worker
+from local.runner.pool import FunctionSpec
+from local.runner.worker import Worker
 
 LOOPBACK = "127.0.0.1"
 PRIVATE = ("HOST_EXECUTOR_PORT", "PYTHONPATH")  # the shim's own; the function sees its package only
@@ -85,7 +86,7 @@ class Environment:
             try:
                 result = self._worker().invoke(json.loads(request["payload"] or "null"))
             except Exception as exc:  # the worker could not be (re)started
-                from local.runner import InvocationResult
+                from local.runner.worker import InvocationResult
 
                 result = InvocationResult(False, error={"errorType": "Runtime.ExitError", "errorMessage": str(exc)})
             with open(self.log_file, "rb") as f:
