@@ -15,6 +15,9 @@ environment (``TARGET=aws``: never applied, reset or run against prod from here)
 * ``await_ttl_deletion(table, key, timeout)``: return once DynamoDB's TTL has deleted an item
   whose TTL attribute is already in the past (embedded: the emulator's sweeper; LocalStack:
   triggered; aws: deleted by the caller, since TTL takes up to days).
+* ``resize_pool(pool_size, queues_kept=0)``: apply the root again with the sticky pattern's
+  ``pool_size`` (and ``queues_kept``) changed, as an operator resizes the pool; returns the
+  outputs. Only a target that applies (``applies``) can.
 * ``reset()`` / ``stop()``.
 """
 
@@ -55,8 +58,26 @@ class Target:
     endpoint: str | None = None
     region: str = "us-east-1"
     timings: dict[str, float] = field(default_factory=dict)
+    applies: bool = True  # whether deploy() and resize_pool() apply Terraform here
+    var_file: str = "environments/local.tfvars"
+    deployed_vars: dict[str, str] = field(default_factory=dict)  # the extra_vars deploy() applied
 
     # --- platform (per target) -------------------------------------------------------------
+
+    def reapply(self, extra_vars: dict[str, str]) -> dict[str, Any]:
+        """Apply the deployed root again with ``extra_vars`` over the deployed ones; the outputs."""
+        raise NotImplementedError
+
+    def resize_pool(self, pool_size: int, queues_kept: int = 0) -> dict[str, Any]:
+        """Apply the root with the sticky pattern's ``pool_size`` and ``queues_kept`` changed and
+        every other sticky setting as deployed (docs/sticky.md, pool resize)."""
+        sticky = sticky_settings(self.deployed_vars.get("sticky") or var_file_block(self.var_file, "sticky"))
+        sticky |= {"pool_size": str(pool_size), "queues_kept": str(queues_kept)}
+        started = time.monotonic()
+        self.outputs = {**self.outputs, **self.reapply({"sticky": hcl_object(sticky)})}
+        kept = f" ({queues_kept} kept)" if queues_kept > pool_size else ""
+        self.timings[f"resize to {pool_size}{kept}"] = time.monotonic() - started
+        return self.outputs
 
     def deploy(self, extra_vars: dict[str, str] | None = None, fifo_variant: bool = False) -> dict[str, Any]:
         """Deploy the root; with ``fifo_variant``, the sticky pattern on FIFO queues too (outputs["fifo"])."""
@@ -144,6 +165,31 @@ class Target:
         return lines
 
 
+def var_file_block(var_file: str, name: str) -> str:
+    """The text of ``name = { ... }`` in ``terraform/<var_file>`` (a flat object of settings)."""
+    import re
+
+    text = (REPO / "terraform" / var_file).read_text()
+    found = re.search(rf"^{name}\s*=\s*(\{{.*?^\}})", text, re.M | re.S)
+    if found is None:
+        raise ValueError(f"terraform/{var_file} sets no {name} = {{ ... }}")
+    return found.group(1)
+
+
+def sticky_settings(block: str) -> dict[str, str]:
+    """``{key = value, ...}`` (one a line or comma-separated; numbers and quoted strings) as
+    key -> the value's HCL text."""
+    import re
+
+    lines = [re.sub(r"\s*#.*$", "", line) for line in block.strip().strip("{}").splitlines()]
+    pairs = [p.strip() for line in lines for p in line.split(",") if p.strip()]
+    return {key.strip(): value.strip() for key, value in (p.split("=", 1) for p in pairs)}
+
+
+def hcl_object(settings: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{key} = {value}" for key, value in settings.items()) + "}"
+
+
 def _terraform_env(endpoint_env: dict[str, str]) -> dict[str, str]:
     venv_bin = Path(sys.executable).parent
     env = {**endpoint_env, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -153,15 +199,21 @@ def _terraform_env(endpoint_env: dict[str, str]) -> dict[str, str]:
 
 
 def _apply(
-    endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str] | None, fifo_variant: bool = False
+    endpoint_env: dict[str, str],
+    var_file: str,
+    extra_vars: dict[str, str] | None,
+    fifo_variant: bool = False,
+    state_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Apply the root (and, with ``fifo_variant``, the FIFO sticky variant beside it, under the
-    output ``fifo``: terraform/variants/sticky_fifo); return the outputs."""
+    output ``fifo``: terraform/variants/sticky_fifo); return the outputs. The states are kept in
+    ``state_dir`` when given (``_reapply``), else removed."""
     from local import terraform, variant
     from local.stack import apply_in_thread
 
     env = _terraform_env(endpoint_env)
-    state_dir = Path(tempfile.mkdtemp(prefix="tfstate-"))
+    kept = state_dir is not None
+    state_dir = state_dir or Path(tempfile.mkdtemp(prefix="tfstate-"))
     results: dict[str, Any] = {}
     try:
         thread = None
@@ -177,7 +229,17 @@ def _apply(
             outputs["fifo"] = results["fifo"]
         return outputs
     finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _reapply(
+    endpoint_env: dict[str, str], var_file: str, extra_vars: dict[str, str], state_dir: Path
+) -> dict[str, Any]:
+    """Apply the root again over the state ``_apply`` kept in ``state_dir``; return the outputs."""
+    from local import terraform
+
+    return terraform.apply(_terraform_env(endpoint_env), state_dir / "terraform.tfstate", var_file, extra_vars)
 
 
 @dataclass
@@ -191,6 +253,8 @@ class LocalStackTarget(Target):
     name: str = "localstack"
     var_file: str = "environments/localstack.tfvars"
     instance: Any = None
+    state_dir: Path | None = None  # the applied states, kept for reapply
+    terraform_env: dict[str, str] = field(default_factory=dict)
 
     def deploy(self, extra_vars: dict[str, str] | None = None, fifo_variant: bool = False) -> dict[str, Any]:
         from local.localstack import install
@@ -212,13 +276,20 @@ class LocalStackTarget(Target):
             "AWS_SECRET_ACCESS_KEY": "test",
         }
         started = time.monotonic()
+        self.terraform_env, self.deployed_vars = env, dict(extra_vars or {})
+        self.state_dir = Path(tempfile.mkdtemp(prefix="tfstate-"))
         try:
-            self.outputs = _apply(env, self.var_file, extra_vars, fifo_variant)
+            self.outputs = _apply(env, self.var_file, extra_vars, fifo_variant, self.state_dir)
         except Exception:
             self.stop()
             raise
         self.timings["apply"] = time.monotonic() - started
         return self.outputs
+
+    def reapply(self, extra_vars: dict[str, str]) -> dict[str, Any]:
+        assert self.state_dir is not None, "deploy() first"
+        self.deployed_vars |= extra_vars
+        return _reapply(self.terraform_env, self.var_file, self.deployed_vars, self.state_dir)
 
     def reset(self) -> None:
         import urllib.request
@@ -244,6 +315,9 @@ class LocalStackTarget(Target):
             self.instance.stop()
             self.timings["stop"] = time.monotonic() - started
             self.instance = None
+        if self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.state_dir = None
 
 
 @dataclass
@@ -257,7 +331,8 @@ class EmbeddedTarget(Target):
         from local import stack
 
         started = time.monotonic()
-        self.stack = stack.start(extra_vars=extra_vars, fifo_variant=fifo_variant)
+        self.deployed_vars = dict(extra_vars or {})
+        self.stack = stack.start(extra_vars=extra_vars, fifo_variant=fifo_variant, keep_state=True)
         self.timings["start+apply"] = time.monotonic() - started
         self.timings["apply"] = self.stack.apply_seconds
         env = self.stack.emulator.env()
@@ -266,6 +341,11 @@ class EmbeddedTarget(Target):
         if fifo_variant:
             self.outputs["fifo"] = self.stack.variants["fifo"]
         return self.outputs
+
+    def reapply(self, extra_vars: dict[str, str]) -> dict[str, Any]:
+        """The stack applies over its kept state and serves what changed (local/stack.py)."""
+        self.deployed_vars |= extra_vars
+        return dict(self.stack.reapply(extra_vars))
 
     def logs(self, function: str) -> list[str]:
         """The runner writes each function's output to a file, not to CloudWatch Logs."""
@@ -331,6 +411,16 @@ class AwsTarget(Target):
 
     name: str = "aws"
     environment: str = "dev"
+    applies: bool = False
+
+    def reapply(self, extra_vars: dict[str, str]) -> dict[str, Any]:
+        """Never from here: a deployed environment is resized by its own plan and apply, with
+        ``sticky.pool_size`` (and ``queues_kept``) changed in terraform/environments/<env>.tfvars
+        (``make plan ENV=<env>`` then ``make apply ENV=<env>``, or the deploy workflow)."""
+        raise RuntimeError(
+            f"the aws target does not apply: set sticky {extra_vars} in environments/{self.environment}.tfvars "
+            f"and run make plan/apply ENV={self.environment}"
+        )
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # the default credential chain

@@ -39,6 +39,7 @@ module "sticky_queue" {
   source                 = "./modules/sticky_queue"
   context                = local.context
   pool_size              = var.sticky.pool_size
+  queues_kept            = var.sticky.queues_kept
   queue_type             = var.sticky.queue_type
   assignment_ttl_seconds = var.sticky.assignment_ttl_seconds
   ingester_timeout       = var.sticky.ingester_timeout

@@ -47,6 +47,7 @@ variable "sticky" {
   description = "Sticky-queue pattern settings."
   type = object({
     pool_size              = number
+    queues_kept            = optional(number, 0) # docs/sticky.md, pool resize: a shrink keeps queues until drained
     queue_type             = optional(string, "standard")
     assignment_ttl_seconds = optional(number, 300)
     ingester_timeout       = optional(number, 10)
@@ -69,7 +70,7 @@ variable "sticky" {
   validation {
     # Each dispatcher reserves dispatcher_concurrency, the fan-out worker worker_concurrency and
     # the relay 2; Lambda keeps 100 of the account's concurrency unreserved.
-    condition = (var.sticky.pool_size * var.sticky.dispatcher_concurrency + max(var.cron_fanout.worker_concurrency, 0) + 2
+    condition = (max(var.sticky.pool_size, var.sticky.queues_kept) * var.sticky.dispatcher_concurrency + max(var.cron_fanout.worker_concurrency, 0) + 2
     <= var.lambda_concurrency_limit - 100)
     error_message = "sticky.pool_size x sticky.dispatcher_concurrency (${var.sticky.pool_size} x ${var.sticky.dispatcher_concurrency}) plus the fan-out worker's ${max(var.cron_fanout.worker_concurrency, 0)} and the relay's 2 reserve more than the ${var.lambda_concurrency_limit - 100} of lambda_concurrency_limit (${var.lambda_concurrency_limit}) that Lambda lets an account reserve."
   }

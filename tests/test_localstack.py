@@ -462,6 +462,160 @@ def test_sticky_a_long_history_rolls_over_into_segments_read_back_in_order_each_
     assert [m for _, m in history(target, user)] == [*sent, f"{user}-99"]
 
 
+# --- pattern 1: resizing the pool while users send --------------------------------------------
+
+
+def queue_index(url: str) -> int:
+    """Pool queue ``…-sticky-pool-<i:02d>[.fifo]``'s index."""
+    return int(url.removesuffix(".fifo").rsplit("-", 1)[1])
+
+
+def queue_holds(target: targets.Target, url: str) -> int:
+    """Messages on the queue: waiting, in flight or delayed."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attrs = target.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attrs[name]) for name in names)
+
+
+class Traffic:
+    """Senders ingesting one message per user per round until stopped. Each user belongs to one
+    sender, so its messages are ingested in the order of their ``n``. A call that fails is sent
+    again as it was (a client's retry: same message ids). Each call's queues are recorded with
+    the phase that was current when the call was sent."""
+
+    def __init__(self, target: targets.Target, users: list[str], senders: int, every: float) -> None:
+        self.target, self.users, self.every = target, users, every
+        self.phase = "before"
+        self.routes: dict[str, list[tuple[str, int]]] = {u: [] for u in users}  # (phase, queue index) per call
+        self.retries = 0
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._send, args=(users[i::senders],)) for i in range(senders)]
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def sent(self, user: str) -> int:
+        with self._lock:
+            return len(self.routes[user])
+
+    def rounds_in(self, phase: str) -> int:
+        with self._lock:
+            return min(sum(1 for p, _ in self.routes[u] if p == phase) for u in self.users)
+
+    def _send(self, users: list[str]) -> None:
+        function = self.target.outputs["sticky_queue"]["ingester_function_name"]
+        try:
+            n = 0
+            while not self._stop.is_set():
+                phase, payload = self.phase, {"messages": [message(u, n) for u in users]}
+                for attempt in range(8):
+                    result = self.target.invoke(function, payload)
+                    if result.ok:
+                        break
+                    with self._lock:
+                        self.retries += 1
+                    time.sleep(1 + attempt)
+                assert result.ok, f"round {n} of {users} failed 8 times: {result.error}"
+                with self._lock:
+                    for user, url in result.payload["queues"].items():
+                        self.routes[user].append((phase, queue_index(url)))
+                n += 1
+                self._stop.wait(self.every)
+        except BaseException as exc:
+            self.errors.append(exc)
+
+
+def test_sticky_resizing_the_pool_mid_traffic_moves_users_off_removed_queues_each_message_once_in_order(target):
+    """The operator flow of docs/sticky.md (pool resize), each step a Terraform apply while
+    users keep sending: shrink with the leaving queues kept (users on them move on their next
+    ingest, keeping their seqs; their dispatchers drain what was sent before), remove the
+    drained queues, grow back. Every message is applied once, each document stays in ingest
+    order, nothing is dead-lettered."""
+    if not target.applies:
+        pytest.skip(f"the {target.name} target does not apply: {target.reapply.__doc__}")
+    sticky = target.outputs["sticky_queue"]
+    size = len(sticky["pool_queues"])
+    assert size >= 2, "a pool of one queue cannot shrink"
+    smaller = size // 2
+    ingester_timeout = target.function_configuration(sticky["ingester_function_name"])["Timeout"]
+    run = uuid.uuid4().hex[:6]
+    users = [f"resize-{run}-{i:02d}" for i in range(6 * size)]
+    leaving = {q["url"]: q["dlq_url"] for k, q in sticky["pool_queues"].items() if int(k) >= smaller}
+    traffic = Traffic(target, users, senders=3, every=1.0)
+
+    def next_phase(phase: str) -> None:
+        time.sleep(ingester_timeout)  # ingests started under the old setting have sent by now
+        traffic.phase = phase
+        assert wait_for(lambda: traffic.rounds_in(phase) >= 2, timeout=120), f"traffic stalled in {phase}"
+
+    try:
+        with traffic:
+            assert wait_for(lambda: traffic.rounds_in("before") >= 2, timeout=120), "traffic did not start"
+            target.resize_pool(smaller, queues_kept=size)  # step 1: the pool shrinks, its queues stay
+            assert len(target.outputs["sticky_queue"]["pool_queues"]) == size
+            next_phase("shrunk")
+
+            def drained() -> bool:
+                return all(queue_holds(target, url) == 0 for url in leaving)
+
+            assert wait_for(drained, timeout=180, interval=2), {url: queue_holds(target, url) for url in leaving}
+            for dlq_url in leaving.values():
+                assert dead_letters(target, dlq_url, run) == []
+            target.resize_pool(smaller)  # step 2: the drained queues go
+            assert sorted(target.outputs["sticky_queue"]["pool_queues"]) == [f"{i:02d}" for i in range(smaller)]
+            next_phase("removed")
+            target.resize_pool(size)  # grow back
+            next_phase("grown")
+        assert not traffic.errors, traffic.errors
+    finally:
+        if len(target.outputs["sticky_queue"]["pool_queues"]) != size:
+            target.resize_pool(size)  # the other scenarios see the pool as deployed
+
+    routes = traffic.routes
+    moved = [u for u in users if any(p == "before" and q >= smaller for p, q in routes[u])]
+    assert moved, "no user sat on a queue that left the pool"
+    for user in users:
+        for phase in ("shrunk", "removed"):
+            queues = {q for p, q in routes[user] if p == phase}
+            assert queues and max(queues) < smaller, f"{user} was routed to {queues} while the pool was {smaller}"
+
+    def complete() -> bool:
+        return all(entries_once(target, u, len(routes[u])) for u in users)
+
+    assert wait_for(complete, timeout=300, interval=3), "not every message reached its document"
+    table = sticky["assignment_table_name"]
+    for user in users:
+        entries = (read_document(target, user) or {})["entries"]
+        phases = [p for p, _ in routes[user]]
+        assert [e["message_id"] for e in entries] == [f"{user}-{n}" for n in range(len(phases))], user
+        seqs = [e["seq"] for e in entries]
+        assert seqs == sorted(set(seqs)), f"{user}'s seqs went back or repeated: {seqs}"
+        item = target.client("dynamodb").get_item(TableName=table, Key={"user_id": {"S": user}}, ConsistentRead=True)
+        assert int(item["Item"]["seq"]["N"]) >= seqs[-1]  # the assignment carries on above every seq given out
+        if user in moved:  # the seqs after the move carry on above the ones before it
+            before = [seq for seq, phase in zip(seqs, phases, strict=True) if phase == "before"]
+            assert max(before) < min(seqs[len(before) :]), user
+    for queue in target.outputs["sticky_queue"]["pool_queues"].values():
+        assert dead_letters(target, queue["dlq_url"], run) == []
+    print(
+        f"\npool resize: {len(users)} users ({len(moved)} on leaving queues), "
+        f"{sum(map(len, routes.values()))} messages, {traffic.retries} retried calls"
+    )
+
+
 # --- pattern 2: cron fan-out ---------------------------------------------------------------
 
 

@@ -107,3 +107,34 @@ def test_ttl_deletion_on_aws_deletes_the_item_itself():
     target.await_ttl_deletion("t", {"pk": {"S": "k"}}, timeout=5)
     assert table.calls[0] == ("DeleteItem", {"TableName": "t", "Key": {"pk": {"S": "k"}}})
     assert table.calls[-1][0] == "GetItem" and not table.present
+
+
+def test_a_resize_applies_the_deployed_sticky_settings_with_only_the_pool_changed():
+    applied: list[dict[str, str]] = []
+
+    class Recording(targets.Target):
+        def reapply(self, extra_vars: dict[str, str]) -> dict:
+            applied.append(extra_vars)
+            return {"sticky_queue": {"pool_queues": {}}}
+
+    target = Recording(var_file="environments/localstack.tfvars")
+    target.resize_pool(2, queues_kept=4)
+    sticky = targets.sticky_settings(applied[0]["sticky"])
+    deployed = targets.sticky_settings(targets.var_file_block("environments/localstack.tfvars", "sticky"))
+    assert sticky == {**deployed, "pool_size": "2", "queues_kept": "4"}
+    assert deployed["pool_message_retention_seconds"] == "600"  # the comment after it is not part of it
+    target = Recording(deployed_vars={"sticky": '{pool_size=4, queue_type="standard", dispatcher_timeout=10}'})
+    target.resize_pool(3)
+    assert targets.sticky_settings(applied[1]["sticky"]) == {
+        "pool_size": "3",
+        "queue_type": '"standard"',
+        "dispatcher_timeout": "10",
+        "queues_kept": "0",
+    }
+
+
+def test_the_aws_target_never_resizes_the_pool_itself():
+    target = targets.create("aws")
+    assert not target.applies
+    with pytest.raises(RuntimeError, match="make plan/apply"):
+        target.resize_pool(2)

@@ -73,6 +73,22 @@ run "fifo_pool" {
   }
 }
 
+run "a_shrink_keeps_the_queues_leaving_the_pool_until_drained" {
+  command = plan
+
+  variables {
+    sticky = {
+      pool_size   = 2
+      queues_kept = 4
+    }
+  }
+
+  assert {
+    condition     = length(module.sticky_queue.pool_queues) == 4 && length(module.sticky_queue.dispatcher_function_names) == 4
+    error_message = "queues beyond pool_size are kept, each with its dispatcher, while queues_kept says so"
+  }
+}
+
 run "rejects_bad_queue_type" {
   command = plan
 

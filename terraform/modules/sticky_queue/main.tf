@@ -7,8 +7,10 @@
 # docs/sticky.md: exactly-once from the document's If-Match writes, assignments as leases,
 # and the burst policy (reserved concurrency = ESM maximum concurrency, so no throttles).
 locals {
-  pool = toset([for i in range(var.pool_size) : format("%02d", i)])
-  fifo = var.queue_type == "fifo"
+  # Every queue that exists: the pool, and beyond it the queues a shrink keeps until drained.
+  queue_count = max(var.pool_size, var.queues_kept)
+  pool        = toset([for i in range(local.queue_count) : format("%02d", i)])
+  fifo        = var.queue_type == "fifo"
   # FIFO event source mappings take at most 10 records and no batching window.
   batch_size      = local.fifo ? min(var.dispatcher_batch_size, 10) : var.dispatcher_batch_size
   batching_window = local.fifo ? 0 : var.dispatcher_batching_window_seconds
@@ -21,7 +23,7 @@ locals {
   # The pool's queues by name, ??, ??? ... one `?` per digit of the largest index: a statement
   # of constant size (a role's inline policies total 10,240 characters) that matches no DLQ.
   pool_arn_patterns = [
-    for digits in range(2, max(2, length(tostring(var.pool_size - 1))) + 1) :
+    for digits in range(2, max(2, length(tostring(local.queue_count - 1))) + 1) :
     replace(module.pool_queue["00"].arn, "/-00(\\.fifo)?$/", "-${join("", [for _ in range(digits) : "?"])}$1")
   ]
 }
