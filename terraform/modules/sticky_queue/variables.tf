@@ -17,7 +17,6 @@ variable "pool_size" {
 variable "queues_kept" {
   description = "Queues (with their dispatchers) that exist even beyond pool_size: the first apply of a shrink keeps the queues leaving the pool until they are drained (docs/sticky.md, pool resize)."
   type        = number
-  default     = 0
   validation {
     condition     = var.queues_kept >= 0 && floor(var.queues_kept) == var.queues_kept
     error_message = "queues_kept must be a whole number, 0 or more."

@@ -32,6 +32,7 @@ module "sticky_queue" {
   source                 = "../../modules/sticky_queue"
   context                = local.context
   pool_size              = var.sticky.pool_size
+  queues_kept            = var.sticky.queues_kept
   queue_type             = "fifo"
   assignment_ttl_seconds = var.sticky.assignment_ttl_seconds
   ingester_timeout       = var.sticky.ingester_timeout
