@@ -853,6 +853,11 @@ def markdown(result: dict) -> str:
         "",
         "## One user's history, 1,000 to 100,000 entries",
         "",
+        *(
+            [f"Measured at commit `{result['history_commit']}` (`python -m bench.run history`).", ""]
+            if result.get("history_commit", result["commit"]) != result["commit"]
+            else []
+        ),
         *history.markdown(result["history"], PRICES),
     ]
     f = result["functions"]
@@ -881,7 +886,29 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def history_only() -> int:
+    """`python -m bench.run history`: measure the history workload again into results.json (on a
+    bare emulator: it needs no deployed stack) and write results.md from it."""
+    from local.emulator import Emulator
+
+    started = time.time()
+    emulator = Emulator(iam="off").start()
+    try:
+        grown = history.measure(emulator.env())
+    finally:
+        emulator.stop()
+    result = json.loads((OUT / "results.json").read_text())
+    result["history"] = grown
+    result["history_commit"] = commit()
+    (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (OUT / "results.md").write_text(markdown(result))
+    print(f"Written: {OUT / 'results.json'}, results.md ({time.time() - started:.0f} s)")
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["history"]:
+        return history_only()
     started = time.time()
     stack = harness.start(fifo_variant=True)  # the sticky pattern with FIFO pool queues beside the main root
     runs: list[list[dict]] = []
