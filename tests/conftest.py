@@ -16,11 +16,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+# Each case's new botocore Session parses the service models again; one shared cache halves the unit tests' CPU.
 def _share_botocore_models() -> None:
-    """Each botocore Session parses the service models' JSON again (~25 ms a client), and the
-    unit tests make hundreds of sessions (every case resets the project's clients under a new
-    moto mock). Loaders with the same search paths share one cache here, as one long-lived
-    process's clients would; what is loaded is unchanged."""
     from botocore import loaders
 
     shared: dict[tuple[str, ...], dict] = {}
@@ -34,26 +31,6 @@ def _share_botocore_models() -> None:
 
 
 _share_botocore_models()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--shard",
-        default=None,
-        help="i/n: run only every n-th collected test, starting at the i-th (make unit runs n processes)",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    shard = config.getoption("--shard")
-    if not shard:
-        return
-    index, count = (int(part) for part in shard.split("/"))
-    if not 0 <= index < count:
-        raise pytest.UsageError(f"--shard {shard}: expected i/n with 0 <= i < n")
-    keep = [item for k, item in enumerate(items) if k % count == index]
-    config.hook.pytest_deselected(items=[item for k, item in enumerate(items) if k % count != index])
-    items[:] = keep
 
 
 STANDARD = pytest.mark.parametrize("stack", ["standard"], indirect=True)
