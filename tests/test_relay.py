@@ -173,7 +173,8 @@ def test_results_are_written_25_per_request_and_unprocessed_items_retried(env, m
         relay.ProcessedObject(object_id=f"b/k{i}@e", bucket="b", key=f"k{i}", size=1, sha256="x", chain_id="c", hop=1)
         for i in range(30)
     ]
-    assert relay.write_results(RESULTS, objects, pause=lambda s: None) == set()
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    assert relay.write_results(RESULTS, objects) == set()
     assert requests == [25, 5, 2] and len(results()) == 30
 
 

@@ -206,6 +206,13 @@ def test_batches_are_packed_by_bytes_too():
     assert calls == [["0", "1"], ["2", "3"], ["4", "5"]]  # 2 x 400 KB per 1 MiB batch
 
 
+def test_an_entry_larger_than_a_batch_request_is_refused_before_anything_is_sent():
+    call, calls = fake_batch_api({})
+    with pytest.raises(ValueError, match=r"1 \(11 bytes\)"):
+        sqs.send_batch(call, [*entries(1), *entries(2, size=11)[1:]], what="test", max_bytes=10)
+    assert calls == []
+
+
 def test_send_batch_works_with_sns_publish_batch(aws):
     sns = boto3.client("sns")
     topic = sns.create_topic(Name="t")["TopicArn"]

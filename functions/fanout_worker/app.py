@@ -21,7 +21,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared import sqs
-from shared.clients import client
 from shared.messages import FanoutTick, FanoutTickEvent, WorkItem
 
 logger = Logger()
@@ -52,26 +51,9 @@ def item_for(message_id: str, item: WorkItem, tick_id: str) -> dict:
 
 
 def write_items(table: str, items: dict[str, dict]) -> set[str]:
-    """BatchWriteItem ``items`` (message id -> item), 25 per call, retrying unprocessed ones
-    (shared/sqs.py); returns the ids that were written."""
-    ddb = client("dynamodb")
-
-    def message_id(request: dict) -> str:
-        return str(request["PutRequest"]["Item"]["message_id"]["S"])
-
-    def unprocessed(out: dict) -> dict[str, sqs.EntryFailure]:
-        left = out.get("UnprocessedItems", {}).get(table, [])
-        return {message_id(r): sqs.EntryFailure("unprocessed", retryable=True) for r in left}
-
-    failed = sqs.send_in_batches(
-        lambda requests: ddb.batch_write_item(RequestItems={table: requests}),
-        [{"PutRequest": {"Item": item}} for item in items.values()],
-        entry_id=message_id,
-        failures=unprocessed,
-        size=25,
-        attempts=WRITE_ATTEMPTS,
-    )
-    return set(items) - set(failed)
+    """BatchWriteItem ``items`` (message id -> item), unprocessed ones retried (shared/sqs.py);
+    returns the ids that were written."""
+    return set(items) - sqs.write_items(table, items, key="message_id", attempts=WRITE_ATTEMPTS)
 
 
 def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int = WAIT_SECONDS) -> DrainResult:

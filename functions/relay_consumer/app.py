@@ -44,7 +44,6 @@ MAX_HOPS = int(os.environ.get("MAX_HOPS", "100"))
 CHAIN_BUDGET_SECONDS = int(os.environ.get("CHAIN_BUDGET_SECONDS", "600"))
 BATCHES_PER_HOP = int(os.environ.get("BATCHES_PER_HOP", "5"))
 WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "1")))
-BATCH_WRITE_LIMIT = 25  # items per BatchWriteItem
 SAFETY_MS = 2000  # stop receiving when less than this (plus the slowest batch so far) is left
 
 
@@ -116,27 +115,13 @@ def handle_message(body: str, baton: RelayBaton) -> list[ProcessedObject]:
     return [read_object(r, baton) for r in records if r.eventName.startswith("ObjectCreated")]
 
 
-def write_results(
-    table: str, results: list[ProcessedObject], attempts: int = 4, pause: Callable[[float], None] = time.sleep
-) -> set[str]:
-    """Put ``results`` with BatchWriteItem (25 per request, UnprocessedItems retried with backoff).
-
-    Results are keyed by object version, so a rewrite is an overwrite: no idempotency record is
-    needed. Returns the object_ids that could not be written.
+def write_results(table: str, results: list[ProcessedObject], attempts: int = 4) -> set[str]:
+    """Put ``results`` with BatchWriteItem (shared/sqs.py: 25 per request, UnprocessedItems retried
+    with backoff). Results are keyed by object version, so a rewrite is an overwrite: no
+    idempotency record is needed. Returns the object_ids that could not be written.
     """
     items = {r.object_id: result_item(r, int(time.time())) for r in results}  # a key once per request
-    pending = [{"PutRequest": {"Item": item}} for item in items.values()]
-    for attempt in range(attempts):
-        unprocessed: list[dict[str, Any]] = []
-        for start in range(0, len(pending), BATCH_WRITE_LIMIT):
-            out = client("dynamodb").batch_write_item(RequestItems={table: pending[start : start + BATCH_WRITE_LIMIT]})
-            unprocessed.extend(out.get("UnprocessedItems", {}).get(table, []))
-        pending = unprocessed
-        if not pending:
-            break
-        if attempt + 1 < attempts:
-            pause(0.05 * 2**attempt)
-    return {p["PutRequest"]["Item"]["object_id"]["S"] for p in pending}
+    return sqs.write_items(table, items, key="object_id", attempts=attempts)
 
 
 def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
