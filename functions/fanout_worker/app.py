@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from shared import sqs
 from shared.messages import FanoutTick, FanoutTickEvent, WorkItem
+from shared.rejections import problems
 
 logger = Logger()
 metrics = Metrics()
@@ -65,7 +66,8 @@ def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int =
             items[m["MessageId"]] = item_for(m["MessageId"], WorkItem.model_validate_json(m["Body"]), tick.tick_id)
         except ValidationError as exc:
             invalid += 1
-            logger.error("invalid work item left for its DLQ", extra={"message_id": m["MessageId"], "reason": str(exc)})
+            reason = problems(exc)
+            logger.error("invalid work item left for its DLQ", extra={"message_id": m["MessageId"], "reason": reason})
     written = write_items(table, items) if items else set()
     done = [m for m in messages if m["MessageId"] in written]
     for failure in sqs.delete(queue_url, done):  # written, not deleted: its redelivery rewrites the same item

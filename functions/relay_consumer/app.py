@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from shared import lease, sqs
 from shared.clients import client
 from shared.messages import ProcessedObject, RelayBaton, S3EventRecord, S3Notification, S3TestEvent
+from shared.rejections import problems
 
 logger = Logger()
 metrics = Metrics()
@@ -68,7 +69,7 @@ def parse(event: Any, now: float) -> RelayBaton:
         try:
             return RelayBaton.model_validate(event)
         except ValidationError as exc:
-            raise InvalidEvent(f"invalid relay baton: {exc}") from None
+            raise InvalidEvent(f"invalid relay baton: {problems(exc)}") from None
     if isinstance(event, dict) and event.get("source") == "aws.events":
         return RelayBaton(chain_id=str(uuid.uuid4()), hop=1, started_at=now)
     raise InvalidEvent("expected a scheduled event or a relay baton")
