@@ -17,12 +17,13 @@ go out together with PublishBatch (10 entries and 256 KiB per request at most).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared import large_payload, sqs
 from shared.clients import client
+from shared.environment import text
 from shared.messages import ConnectorMessage, ConnectorSqsRecord, ServiceResult
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def publish_batch(topic_arn: str, notifications: list[Notification], attempts: i
     """Publish with PublishBatch (shared/sqs.py: 10 entries and 256 KiB a request, the entries SNS
     reports as Failed retried); returns the keys of the notifications still unpublished."""
     sns = client("sns")
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"Id": str(i), "Message": n.message, "MessageAttributes": n.attributes}
         if n.attributes
         else {"Id": str(i), "Message": n.message}
@@ -115,6 +116,20 @@ class Service:
     notifier_topic_arn: str
     connector_topic_arn: str = ""
     next_service: str = ""
+
+    @classmethod
+    def from_environ(cls, transform: Transform, environ: Mapping[str, str]) -> Service:
+        """The service as modules/sns_workflow configures it; raises ConfigError naming the first
+        variable missing or malformed. NEXT_SERVICE is empty for the last service of the chain."""
+        return cls(
+            name=text(environ, "SERVICE_NAME"),
+            input_stage=text(environ, "INPUT_STAGE"),
+            transform=transform,
+            bucket=text(environ, "DOCUMENT_BUCKET"),
+            notifier_topic_arn=text(environ, "NOTIFIER_TOPIC_ARN"),
+            connector_topic_arn=text(environ, "CONNECTOR_TOPIC_ARN"),
+            next_service=text(environ, "NEXT_SERVICE", empty=True),
+        )
 
 
 @dataclass
@@ -144,19 +159,6 @@ def run_service(service: Service, request_id: str, outbox: Outbox, key: str = ""
         hand_on = ConnectorMessage(request_id=request_id, source=service.name).model_dump_json()
         outbox.hand_ons.append(Notification(key or request_id, hand_on, routed(service.next_service)))
     return result
-
-
-def service_from_env(transform: Transform, env: dict[str, str]) -> Service:
-    """The service as Terraform configured it (see modules/sns_workflow)."""
-    return Service(
-        name=env.get("SERVICE_NAME", ""),
-        input_stage=env.get("INPUT_STAGE", "preprocessor"),
-        transform=transform,
-        bucket=env.get("DOCUMENT_BUCKET", ""),
-        notifier_topic_arn=env.get("NOTIFIER_TOPIC_ARN", ""),
-        connector_topic_arn=env.get("CONNECTOR_TOPIC_ARN", ""),
-        next_service=env.get("NEXT_SERVICE", ""),
-    )
 
 
 def process_connector_batch(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -7,6 +8,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -41,17 +44,96 @@ BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indire
 LATE = pytest.mark.parametrize("stack", ["fifo"], indirect=True)
 
 
+# Each function's environment as Terraform sets it (its module's `environment` block), with
+# stand-in values: a function reads every one of them at import, and none has a default.
+FUNCTION_ENVIRONMENTS: dict[str, dict[str, str]] = {
+    "fanout_counter": {
+        "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+        "FANOUT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:fanout",
+        "MAX_WORKERS": "100",
+    },
+    "fanout_worker": {
+        "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+        "ITEMS_TABLE": "items",
+        "RECEIVE_WAIT_SECONDS": "1",
+    },
+    "relay_consumer": {
+        "RELAY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/relay",
+        "LEASE_TABLE": "leases",
+        "RESULTS_TABLE": "results",
+        "MAX_HOPS": "200",
+        "CHAIN_BUDGET_SECONDS": "900",
+        "BATCHES_PER_HOP": "5",
+    },
+    "sticky_dispatcher": {"DOCUMENT_BUCKET": "documents", "QUEUE_TYPE": "standard"},
+    "sticky_ingester": {
+        "ASSIGNMENT_TABLE": "assignments",
+        "ASSIGNMENT_LEASE_SECONDS": "345900",
+        "MAX_MESSAGE_BYTES": "262144",
+        "URL_STORE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/url-store",
+        "POOL_QUEUE_URL_TEMPLATE": "https://sqs.us-east-1.amazonaws.com/123456789012/pool-{index}",
+        "POOL_SIZE": "4",
+    },
+    "workflow_preprocessor": {
+        "DOCUMENT_BUCKET": "workflow",
+        "CONNECTOR_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:connector",
+        "ENTRY_SERVICE": "all",
+        "IDEMPOTENCY_TABLE": "idempotency",
+    },
+    **{
+        f"workflow_{name}": {
+            "SERVICE_NAME": name,
+            "INPUT_STAGE": stage,
+            "NEXT_SERVICE": following,
+            "DOCUMENT_BUCKET": "workflow",
+            "NOTIFIER_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:notifier",
+            "CONNECTOR_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:connector",
+        }
+        for name, stage, following in (("enrich", "preprocessor", "summarize"), ("summarize", "enrich", ""))
+    },
+}
+
+
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (every function has an app.py)."""
+    """functions/<name>/app.py, imported once under a unique module name (every function has an app.py)."""
     module_name = f"fn_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / name / "app.py")
+    return import_function(name, FUNCTION_ENVIRONMENTS[name], module_name)
+
+
+def import_function(name: str, environ: dict[str, str], module_name: str) -> ModuleType:
+    """Import functions/<name>/app.py as its cold start does: ``environ`` as the function's variables
+    (those of FUNCTION_ENVIRONMENTS[name] it leaves out are unset), and the folder's other modules
+    (config.py) importable by their own names, as they are at the top of the function's zip."""
+    folder = REPO / "functions" / name
+    own = [p.stem for p in folder.glob("*.py") if p.stem != "app"]
+    spec = importlib.util.spec_from_file_location(module_name, folder / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    unset = set(FUNCTION_ENVIRONMENTS[name]) - set(environ)
+    saved = {key: sys.modules.pop(key) for key in own if key in sys.modules}
+    sys.path.insert(0, str(folder))
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        with patch.dict(os.environ, environ):
+            for key in unset:
+                os.environ.pop(key, None)
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    finally:
+        sys.path.remove(str(folder))
+        for key in own:
+            sys.modules.pop(key, None)
+        sys.modules.update(saved)
     return module
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, function: ModuleType, **changes: Any) -> None:
+    """Replace fields of a function's configuration (its CONFIG) for one test."""
+    monkeypatch.setattr(function, "CONFIG", dataclasses.replace(function.CONFIG, **changes))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from shared import large_payload, workflow
 from shared import sqs as sender
 from shared.messages import ServiceResult
-from tests.conftest import load_function
+from tests.conftest import configure, load_function
 from tests.helpers import Context, create_table, queue_arn, sqs_record
 
 preprocessor = load_function("workflow_preprocessor")
@@ -41,7 +41,9 @@ def env(aws, monkeypatch):
         TopicArn=notifier, Protocol="sqs", Endpoint=queue_arn(results), Attributes={"RawMessageDelivery": "true"}
     )
     create_table(IDEMPOTENCY, "id")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
+    configure(
+        monkeypatch, preprocessor, document_bucket=BUCKET, connector_topic_arn=connector, idempotency_table=IDEMPOTENCY
+    )
     preprocessor._once.cache_clear()
     services = {
         "enrich": workflow.Service("enrich", "preprocessor", enrich.enrich, BUCKET, notifier, connector, "summarize"),
@@ -204,9 +206,7 @@ def test_a_record_whose_notification_cannot_be_published_is_retried_alone(env, m
 
 
 def test_a_client_retry_with_the_same_idempotency_key_starts_one_workflow(env, monkeypatch):
-    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
-    monkeypatch.setattr(preprocessor, "ENTRY_SERVICE", "enrich")
+    configure(monkeypatch, preprocessor, entry_service="enrich")
     first = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-7"}, Context("pre"))
     again = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-7"}, Context("pre"))
     assert again == first
@@ -222,16 +222,12 @@ def test_a_client_retry_with_the_same_idempotency_key_starts_one_workflow(env, m
 
 
 def test_a_request_without_a_key_writes_no_idempotency_record(env, monkeypatch):
-    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
     preprocessor.lambda_handler({"document": {"a": 1}}, Context("pre"))
     assert boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"] == []
 
 
 def test_an_invalid_start_and_a_reused_key_are_rejected_counted_and_never_warn(env, monkeypatch, capsys):
-    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
-    monkeypatch.setattr(preprocessor, "ENTRY_SERVICE", "enrich")
+    configure(monkeypatch, preprocessor, entry_service="enrich")
     preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-9"}, Context("pre"))
     preprocessor.metrics.clear_metrics()  # Powertools keeps metrics per process, not per function
     capsys.readouterr()

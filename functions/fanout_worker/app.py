@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 from pydantic import ValidationError
 
 from shared import sqs
@@ -28,9 +29,7 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
-ITEMS_TABLE = os.environ.get("ITEMS_TABLE", "")
-WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "2")))  # >= 1: a long poll
+CONFIG = Config.from_environ(os.environ)
 WRITE_ATTEMPTS = 5
 
 
@@ -57,7 +56,7 @@ def write_items(table: str, items: dict[str, dict]) -> set[str]:
     return set(items) - sqs.write_items(table, items, key="message_id", attempts=WRITE_ATTEMPTS)
 
 
-def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int = WAIT_SECONDS) -> DrainResult:
+def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int) -> DrainResult:
     messages = sqs.receive(queue_url, wait_seconds)
     items: dict[str, dict] = {}
     invalid = 0
@@ -80,7 +79,10 @@ def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int =
 @metrics.log_metrics
 @event_parser(model=FanoutTickEvent)
 def lambda_handler(event: FanoutTickEvent, context: LambdaContext) -> dict:
-    results = [drain_once(WORK_QUEUE_URL, ITEMS_TABLE, record.Sns.Message) for record in event.Records]
+    results = [
+        drain_once(CONFIG.work_queue_url, CONFIG.items_table, record.Sns.Message, CONFIG.receive_wait_seconds)
+        for record in event.Records
+    ]
     for name, value in (
         ("MessagesReceived", sum(r.received for r in results)),
         ("ItemsWritten", sum(r.written for r in results)),

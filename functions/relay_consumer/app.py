@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 from pydantic import ValidationError
 
 from shared import lease, sqs
@@ -37,14 +38,9 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-QUEUE_URL = os.environ.get("RELAY_QUEUE_URL", "")
-LEASE_TABLE = os.environ.get("LEASE_TABLE", "")
-LEASE_NAME = os.environ.get("LEASE_NAME", "relay")
-RESULTS_TABLE = os.environ.get("RESULTS_TABLE", "")
-MAX_HOPS = int(os.environ.get("MAX_HOPS", "100"))
-CHAIN_BUDGET_SECONDS = int(os.environ.get("CHAIN_BUDGET_SECONDS", "600"))
-BATCHES_PER_HOP = int(os.environ.get("BATCHES_PER_HOP", "5"))
-WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "1")))
+CONFIG = Config.from_environ(os.environ)
+LEASE_NAME = "relay"  # the lease's key in LEASE_TABLE: one chain at a time
+WAIT_SECONDS = 1  # a long poll (short polls miss messages), the shortest: an empty receive ends the hop
 SAFETY_MS = 2000  # stop receiving when less than this (plus the slowest batch so far) is left
 
 
@@ -128,7 +124,7 @@ def write_results(table: str, results: list[ProcessedObject], attempts: int = 4)
 def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
     """One receive of up to 10; writes their results in one go and deletes the messages whose results
     are all written. Returns (received, processed, ignored, failed)."""
-    messages = sqs.receive(QUEUE_URL, WAIT_SECONDS)
+    messages = sqs.receive(CONFIG.queue_url, WAIT_SECONDS)
     outcomes: list[tuple[dict[str, Any], list[ProcessedObject]]] = []
     failed = 0
     for m in messages:
@@ -137,7 +133,7 @@ def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
         except Exception as exc:  # left on the queue: retried after visibility, then its DLQ
             failed += 1
             logger.exception("message failed", extra={"message_id": m["MessageId"], "reason": str(exc)})
-    unwritten = write_results(RESULTS_TABLE, [r for _, results in outcomes for r in results])
+    unwritten = write_results(CONFIG.results_table, [r for _, results in outcomes for r in results])
     done, processed, ignored = [], 0, 0
     for m, results in outcomes:
         if any(r.object_id in unwritten for r in results):  # retried; the rewrite is an overwrite
@@ -146,13 +142,15 @@ def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
             continue
         done.append(m)
         processed, ignored = processed + len(results), ignored + (not results)
-    for failure in sqs.delete(QUEUE_URL, done):  # processed, not deleted: the redelivery overwrites
+    for failure in sqs.delete(CONFIG.queue_url, done):  # processed, not deleted: the redelivery overwrites
         logger.warning("delete failed", extra={"failure": failure})
     return len(messages), processed, ignored, failed
 
 
 def messages_remain() -> bool:
-    attrs = client("sqs").get_queue_attributes(QueueUrl=QUEUE_URL, AttributeNames=["ApproximateNumberOfMessages"])
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=CONFIG.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) > 0
 
 
@@ -167,13 +165,13 @@ def run_hop(
     ``clock`` (epoch seconds) times the lease, the chain budget and the batches.
     """
     hold = lease_seconds(timeout_seconds)
-    if baton.hop == 1 and not lease.acquire(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, clock()):
+    if baton.hop == 1 and not lease.acquire(CONFIG.lease_table, LEASE_NAME, baton.chain_id, hold, clock()):
         return HopResult(baton.chain_id, baton.hop, "lease-held")
-    if baton.hop > 1 and not lease.take_turn(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
+    if baton.hop > 1 and not lease.take_turn(CONFIG.lease_table, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
         return HopResult(baton.chain_id, baton.hop, "lease-lost")  # taken by another chain, or a duplicate hop
     result = HopResult(baton.chain_id, baton.hop, "done")
     slowest_ms, received = 0.0, -1
-    for _ in range(BATCHES_PER_HOP):
+    for _ in range(CONFIG.batches_per_hop):
         if context.get_remaining_time_in_millis() < SAFETY_MS + slowest_ms:  # another as slow would not fit
             break
         started = clock()
@@ -187,13 +185,13 @@ def run_hop(
         if received == 0:
             break
     if received == 0 or not messages_remain():  # a long poll that found nothing: the queue is drained
-        lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)
+        lease.release(CONFIG.lease_table, LEASE_NAME, baton.chain_id)
         return result
-    if baton.hop >= MAX_HOPS or clock() - baton.started_at >= CHAIN_BUDGET_SECONDS:
-        result.outcome = "max-hops" if baton.hop >= MAX_HOPS else "budget-exhausted"
-        lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)  # the next schedule continues
+    if baton.hop >= CONFIG.max_hops or clock() - baton.started_at >= CONFIG.chain_budget_seconds:
+        result.outcome = "max-hops" if baton.hop >= CONFIG.max_hops else "budget-exhausted"
+        lease.release(CONFIG.lease_table, LEASE_NAME, baton.chain_id)  # the next schedule continues
         return result
-    if not lease.hand_on(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
+    if not lease.hand_on(CONFIG.lease_table, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
         result.outcome = "lease-lost"  # another chain holds it now: relaying would make two chains
         return result
     following = RelayBaton(chain_id=baton.chain_id, hop=baton.hop + 1, started_at=baton.started_at)
