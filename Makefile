@@ -30,12 +30,12 @@ CHECKOV_VENV   := .venv-checkov
 CHECKOV        := checkov==3.3.30
 ENVIRONMENTS   := local dev stg prod
 LOCAL          := $(PY) -m local.local_env
-# Unit tests run in this many processes (pytest --shard, see tests/conftest.py).
-UNIT_SHARDS    := 2
+# Unit tests run in this many processes (pytest-xdist).
+UNIT_WORKERS   ?= 2
 
 .DEFAULT_GOAL  := help
 .PHONY: help demo test unit e2e plans static-unit-plans lint security fmt clean plan apply check-env check-credentials check-build-host check-aws-target outputs \
-        redrive bench invoke logs deploy document queues lock check-python  # unit-shard-% is a pattern rule: not .PHONY (make skips implicit rules for those)
+        redrive bench invoke logs deploy document queues lock check-python
 
 help: ## list the targets (this is the default goal)
 	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
@@ -81,11 +81,8 @@ endif
 check-aws-target:
 	@[[ " dev stg " == *" $(ENV) "* ]] || { echo "TARGET=aws runs the scenarios against a deployed environment: set ENV=dev or ENV=stg (never prod)" >&2; exit 2; }
 
-unit: $(VENV)/.installed ## unit tests only (no stack), in parallel processes
-	@$(MAKE) --no-print-directory -j$(UNIT_SHARDS) --output-sync=target $(addprefix unit-shard-,$(shell seq 0 $$(($(UNIT_SHARDS) - 1))))
-
-unit-shard-%:
-	$(PY) -m pytest -q -m "not e2e and not plans" --shard=$*/$(UNIT_SHARDS)
+unit: $(VENV)/.installed ## unit tests only (no stack), in parallel processes [UNIT_WORKERS=2]
+	$(PY) -m pytest -q -n $(UNIT_WORKERS) -m "not e2e and not plans"
 
 e2e: $(VENV)/.installed ## end-to-end tests only: emulator + terraform apply + local runner
 	$(PY) -m pytest -q -m e2e

@@ -741,10 +741,18 @@ def commit() -> str:
     return head + ("+uncommitted changes" if dirty else "")
 
 
-def functions() -> dict:
+def functions(deployed: dict[str, dict[str, str]]) -> dict:
+    """Each function's package, imported with the environment the apply gave it (``deployed``:
+    function name -> variables): a function reads its configuration at import."""
+
+    def environment(folder: str) -> dict[str, str]:
+        dashed = folder.replace("_", "-")
+        name = next(n for n in sorted(deployed) if n.endswith(f"-{dashed}") or f"-{dashed}-" in n)
+        return {**deployed[name], "POWERTOOLS_SERVICE_NAME": folder, "POWERTOOLS_METRICS_NAMESPACE": "bench"}
+
     return packages.measure_all(
         {
-            folder.name: {"POWERTOOLS_SERVICE_NAME": folder.name, "POWERTOOLS_METRICS_NAMESPACE": "bench"}
+            folder.name: environment(folder.name)
             for folder in sorted((packages.ROOT / "functions").iterdir())
             if (folder / "app.py").exists()
         }
@@ -919,6 +927,7 @@ def main() -> int:
             rows = sticky(stack, run) + fanout(stack, run) + relay(stack, run) + workflow(stack, run)
             runs.append(rows)
             print(f"run {run + 1}/{RUNS} done after {time.time() - started:.0f} s", flush=True)
+        deployed = {name: spec.environment for name, spec in stack.runner.functions.items()}
         rate = sticky_rate(stack)
         print(f"sticky rate workload done after {time.time() - started:.0f} s", flush=True)
         grown = history.measure(stack.emulator.env())
@@ -932,7 +941,7 @@ def main() -> int:
         "prices": PRICES,
         "seed_port_deviations": DEVIATIONS,
         "summary": summarize(runs),
-        "functions": functions(),
+        "functions": functions(deployed),
         "all_runs": runs,
         "history": grown,
         "sticky_rate": rate,

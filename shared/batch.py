@@ -5,6 +5,11 @@ touch the same object (one user's S3 document), calling it once per *group* lets
 read-modify-write serve them all. Results are still reported per record, so Powertools'
 ``process_partial_response`` builds the usual ``batchItemFailures`` from it.
 
+Built on the hooks Powertools documents for custom processors: ``_prepare`` resets the
+groups, ``_process_record`` parses one record into its group, ``process`` then calls the
+handler once per group, and every record is reported through ``success_handler`` /
+``failure_handler`` (the partial response and the all-failed error are Powertools' own).
+
 Ordering rule: on a FIFO queue, once a record of a group fails every later record of that
 group in the batch fails too (as ``SqsFifoPartialProcessor(skip_group_on_error=True)``).
 """
@@ -16,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class GroupFailure(Exception):
@@ -30,6 +36,8 @@ class GroupFailure(Exception):
 
 
 class GroupedBatchProcessor(BatchProcessor):
+    """SQS records, grouped by ``group_key`` of each parsed record (``model``, else Powertools' SQSRecord)."""
+
     def __init__(
         self,
         event_type: EventType,
@@ -38,54 +46,64 @@ class GroupedBatchProcessor(BatchProcessor):
         fifo: bool = False,
         **kwargs: Any,
     ) -> None:
+        if event_type is not EventType.SQS:
+            raise ValueError("GroupedBatchProcessor processes SQS records")
         super().__init__(event_type=event_type, model=model, **kwargs)
         self.group_key = group_key
         self.fifo = fifo
+        self.groups: dict[str, list[tuple[dict, Any]]] = {}
+        self.poisoned: set[str] = set()
 
-    def _raw_group(self, record: dict) -> str | None:
-        """FIFO records carry their group in attributes even when the body is unparsable."""
-        return (record.get("attributes") or {}).get("MessageGroupId")
+    def _prepare(self) -> None:
+        super()._prepare()
+        self.groups, self.poisoned = {}, set()
+
+    def _process_record(self, record: dict) -> tuple | None:  # type: ignore[override]
+        """Parse ``record`` into its group; a record that cannot be parsed (or follows a failed one
+        of its FIFO group) fails here, alone. Returns its outcome if it has one already."""
+        key = (record.get("attributes") or {}).get("MessageGroupId") if self.fifo else None
+        if key is not None and key in self.poisoned:
+            return self._fail(record, RuntimeError(f"earlier record of FIFO group {key} failed"))
+        try:
+            data = self.model.model_validate(record) if self.model is not None else SQSRecord(record)
+            key = self.group_key(data)
+        except Exception as exc:  # parse/validation failure: this record only
+            if key is not None:
+                self.poisoned.add(key)
+            return self._fail(record, exc)
+        self.groups.setdefault(key, []).append((record, data))
+        return None
 
     def process(self) -> list[tuple]:
-        results: list[tuple] = []
-        groups: dict[str, list[tuple[dict, Any]]] = {}
-        poisoned: set[str] = set()
-        for raw in self.records:
-            key = self._raw_group(raw) if self.fifo else None
-            if key is not None and key in poisoned:
-                results.append(self._fail(raw, RuntimeError(f"earlier record of FIFO group {key} failed")))
-                continue
-            try:
-                data = self._to_batch_type(record=raw, event_type=self.event_type, model=self.model)
-                key = self.group_key(data)
-            except Exception as exc:  # parse/validation failure: this record only
-                results.append(self._fail(raw, exc))
-                if key is not None:
-                    poisoned.add(key)
-                continue
-            groups.setdefault(key, []).append((raw, data))
+        """Parse every record into its group, then call the handler once per group, in order."""
+        results = [outcome for outcome in super().process() if outcome is not None]
+        for key, members in self.groups.items():
+            results += self._run_group(key, members)
+        return results
 
-        for key, members in groups.items():
-            try:
-                outcome = self.handler([data for _, data in members])
-                failed: dict[int, BaseException] = {}
-            except GroupFailure as exc:
-                outcome, failed = None, exc.failed
-            except Exception as exc:
-                outcome, failed = None, {i: exc for i in range(len(members))}
-            first_failure = min(failed) if failed else None
-            for i, (raw, _) in enumerate(members):
-                if i in failed:
-                    results.append(self._fail(raw, failed[i]))
-                elif self.fifo and first_failure is not None and i > first_failure:
-                    results.append(self._fail(raw, RuntimeError(f"earlier record of FIFO group {key} failed")))
-                else:
-                    results.append(self.success_handler(record=raw, result=outcome))
+    def _run_group(self, key: str, members: list[tuple[dict, Any]]) -> list[tuple]:
+        try:
+            outcome = self.handler([data for _, data in members])
+            failed: dict[int, BaseException] = {}
+        except GroupFailure as exc:
+            outcome, failed = None, exc.failed
+        except Exception as exc:
+            outcome, failed = None, {i: exc for i in range(len(members))}
+        first_failure = min(failed) if failed else None
+        results = []
+        for i, (raw, _) in enumerate(members):
+            if i in failed:
+                results.append(self._fail(raw, failed[i]))
+            elif self.fifo and first_failure is not None and i > first_failure:
+                results.append(self._fail(raw, RuntimeError(f"earlier record of FIFO group {key} failed")))
+            else:
+                results.append(self.success_handler(record=raw, result=outcome))
         return results
 
     def _fail(self, raw: dict, exc: BaseException) -> tuple:
+        """Report ``raw`` failed (as Powertools reports a record it could not parse: an SQSRecord),
+        with a traceback, so the processor's logger logs it with its reason."""
         try:
             raise exc
         except BaseException:
-            record = self._to_batch_type(record=raw, event_type=self.event_type)
-            return self.failure_handler(record=record, exception=sys.exc_info())
+            return self.failure_handler(record=SQSRecord(raw), exception=sys.exc_info())

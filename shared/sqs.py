@@ -41,6 +41,8 @@ def delete(queue_url: str, messages: Sequence[dict[str, Any]]) -> list[dict[str,
 
 MAX_BATCH_ENTRIES = 10  # SQS SendMessageBatch and SNS PublishBatch
 MAX_BATCH_BYTES = 1_048_576  # SQS: the sum of the bodies of one SendMessageBatch (1 MiB)
+MAX_PUBLISH_BATCH_BYTES = 262_144  # SNS: the messages and attributes of one PublishBatch (256 KiB)
+MAX_WRITE_BATCH_ITEMS = 25  # DynamoDB BatchWriteItem
 SEND_ATTEMPTS = 5
 BASE_DELAY_SECONDS = 0.05
 
@@ -110,8 +112,13 @@ def send_in_batches(
     the retryable failures of a pass are sent again after ``base_delay * 2**pass`` seconds,
     at most ``attempts`` passes. Entry ids must be unique across ``entries``. Works for SQS
     SendMessageBatch and SNS PublishBatch as is, and for DynamoDB BatchWriteItem with
-    ``size=25`` and a ``failures`` that reads UnprocessedItems.
+    ``size=25`` and a ``failures`` that reads UnprocessedItems (``write_items``). An entry
+    larger than ``max_bytes`` fits no request: ValueError, before anything is sent.
     """
+    if max_bytes is not None:
+        too_large = [f"{entry_id(e)} ({nbytes(e)} bytes)" for e in entries if nbytes(e) > max_bytes]
+        if too_large:
+            raise ValueError(f"larger than a batch request may be ({max_bytes} bytes): {', '.join(too_large)}")
     pending = list(entries)
     final: dict[str, EntryFailure] = {}
     for attempt in range(attempts):
@@ -132,3 +139,28 @@ def send_batch(call: Callable[[list[T]], dict[str, Any]], entries: Sequence[T], 
     failed = send_in_batches(call, entries, **options)
     if failed:
         raise BatchSendFailed(what, failed)
+
+
+def write_items(table: str, items: dict[str, dict[str, Any]], key: str, attempts: int = SEND_ATTEMPTS) -> set[str]:
+    """Put ``items`` (``key`` attribute value -> item) into ``table`` with BatchWriteItem, 25 per
+    request, the UnprocessedItems retried; returns the keys of the items left unwritten."""
+    ddb = client("dynamodb")
+
+    def item_key(request: dict[str, Any]) -> str:
+        return str(request["PutRequest"]["Item"][key]["S"])
+
+    def unprocessed(out: dict[str, Any]) -> dict[str, EntryFailure]:
+        return {
+            item_key(r): EntryFailure("unprocessed", retryable=True)
+            for r in out.get("UnprocessedItems", {}).get(table, [])
+        }
+
+    failed = send_in_batches(
+        lambda requests: ddb.batch_write_item(RequestItems={table: requests}),
+        [{"PutRequest": {"Item": item}} for item in items.values()],
+        entry_id=item_key,
+        failures=unprocessed,
+        size=MAX_WRITE_BATCH_ITEMS,
+        attempts=attempts,
+    )
+    return set(failed)

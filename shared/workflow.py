@@ -17,13 +17,13 @@ go out together with PublishBatch (10 entries and 256 KiB per request at most).
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared import large_payload
+from shared import large_payload, sqs
 from shared.clients import client
+from shared.environment import text
 from shared.messages import ConnectorMessage, ConnectorSqsRecord, ServiceResult
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 ROUTE_ATTRIBUTE = "service"
 BROADCAST = "all"
-PUBLISH_BATCH_ENTRIES = 10  # SNS PublishBatch: at most 10 entries ...
-PUBLISH_BATCH_BYTES = 262_144  # ... and 256 KiB of messages and attributes in all
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -88,48 +86,25 @@ class Notification:
         return len(self.message.encode()) + large_payload.attributes_size(self.attributes)
 
 
-def pack(notifications: list[Notification]) -> list[list[Notification]]:
-    """Requests for PublishBatch: at most 10 entries and 256 KiB in all, in order."""
-    batches: list[list[Notification]] = []
-    for n in notifications:
-        if n.size > PUBLISH_BATCH_BYTES:
-            raise ValueError(f"notification for {n.key} is {n.size} bytes: offload it first")
-        last = batches[-1] if batches else None
-        if (
-            last is None
-            or len(last) == PUBLISH_BATCH_ENTRIES
-            or sum(m.size for m in last) + n.size > PUBLISH_BATCH_BYTES
-        ):
-            batches.append([n])
-        else:
-            last.append(n)
-    return batches
-
-
-def publish_batch(
-    topic_arn: str, notifications: list[Notification], attempts: int = 3, pause: Callable[[float], None] = time.sleep
-) -> set[str]:
-    """Publish with PublishBatch, retrying the entries SNS reports as Failed; returns the keys still failed."""
-    pending = notifications
-    for attempt in range(attempts):
-        failed: list[Notification] = []
-        for batch in pack(pending):
-            out = client("sns").publish_batch(
-                TopicArn=topic_arn,
-                PublishBatchRequestEntries=[
-                    {"Id": str(i), "Message": n.message, "MessageAttributes": n.attributes}
-                    if n.attributes
-                    else {"Id": str(i), "Message": n.message}
-                    for i, n in enumerate(batch)
-                ],
-            )
-            failed += [batch[int(f["Id"])] for f in out.get("Failed", [])]
-        pending = failed
-        if not pending:
-            break
-        if attempt + 1 < attempts:
-            pause(0.1 * 2**attempt)
-    return {n.key for n in pending}
+def publish_batch(topic_arn: str, notifications: list[Notification], attempts: int = 3) -> set[str]:
+    """Publish with PublishBatch (shared/sqs.py: 10 entries and 256 KiB a request, the entries SNS
+    reports as Failed retried); returns the keys of the notifications still unpublished."""
+    sns = client("sns")
+    entries: list[dict[str, Any]] = [
+        {"Id": str(i), "Message": n.message, "MessageAttributes": n.attributes}
+        if n.attributes
+        else {"Id": str(i), "Message": n.message}
+        for i, n in enumerate(notifications)
+    ]
+    failed = sqs.send_in_batches(
+        lambda batch: sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=batch),
+        entries,
+        max_bytes=sqs.MAX_PUBLISH_BATCH_BYTES,
+        nbytes=lambda e: notifications[int(e["Id"])].size,
+        attempts=attempts,
+        base_delay=0.1,
+    )
+    return {notifications[int(i)].key for i in failed}
 
 
 @dataclass(frozen=True)
@@ -141,6 +116,20 @@ class Service:
     notifier_topic_arn: str
     connector_topic_arn: str = ""
     next_service: str = ""
+
+    @classmethod
+    def from_environ(cls, transform: Transform, environ: Mapping[str, str]) -> Service:
+        """The service as modules/sns_workflow configures it; raises ConfigError naming the first
+        variable missing or malformed. NEXT_SERVICE is empty for the last service of the chain."""
+        return cls(
+            name=text(environ, "SERVICE_NAME"),
+            input_stage=text(environ, "INPUT_STAGE"),
+            transform=transform,
+            bucket=text(environ, "DOCUMENT_BUCKET"),
+            notifier_topic_arn=text(environ, "NOTIFIER_TOPIC_ARN"),
+            connector_topic_arn=text(environ, "CONNECTOR_TOPIC_ARN"),
+            next_service=text(environ, "NEXT_SERVICE", empty=True),
+        )
 
 
 @dataclass
@@ -170,19 +159,6 @@ def run_service(service: Service, request_id: str, outbox: Outbox, key: str = ""
         hand_on = ConnectorMessage(request_id=request_id, source=service.name).model_dump_json()
         outbox.hand_ons.append(Notification(key or request_id, hand_on, routed(service.next_service)))
     return result
-
-
-def service_from_env(transform: Transform, env: dict[str, str]) -> Service:
-    """The service as Terraform configured it (see modules/sns_workflow)."""
-    return Service(
-        name=env.get("SERVICE_NAME", ""),
-        input_stage=env.get("INPUT_STAGE", "preprocessor"),
-        transform=transform,
-        bucket=env.get("DOCUMENT_BUCKET", ""),
-        notifier_topic_arn=env.get("NOTIFIER_TOPIC_ARN", ""),
-        connector_topic_arn=env.get("CONNECTOR_TOPIC_ARN", ""),
-        next_service=env.get("NEXT_SERVICE", ""),
-    )
 
 
 def process_connector_batch(

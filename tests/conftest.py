@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -7,6 +8,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -21,11 +24,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "QueuePatternsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
+# Each case's new botocore Session parses the service models again; one shared cache halves the unit tests' CPU.
 def _share_botocore_models() -> None:
-    """Each botocore Session parses the service models' JSON again (~25 ms a client), and the
-    unit tests make hundreds of sessions (every case resets the project's clients under a new
-    moto mock). Loaders with the same search paths share one cache here, as one long-lived
-    process's clients would; what is loaded is unchanged."""
     from botocore import loaders
 
     shared: dict[tuple[str, ...], dict] = {}
@@ -41,26 +41,6 @@ def _share_botocore_models() -> None:
 _share_botocore_models()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--shard",
-        default=None,
-        help="i/n: run only every n-th collected test, starting at the i-th (make unit runs n processes)",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    shard = config.getoption("--shard")
-    if not shard:
-        return
-    index, count = (int(part) for part in shard.split("/"))
-    if not 0 <= index < count:
-        raise pytest.UsageError(f"--shard {shard}: expected i/n with 0 <= i < n")
-    keep = [item for k, item in enumerate(items) if k % count == index]
-    config.hook.pytest_deselected(items=[item for k, item in enumerate(items) if k % count != index])
-    items[:] = keep
-
-
 STANDARD = pytest.mark.parametrize("stack", ["standard"], indirect=True)
 BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indirect=True)
 # pytest runs a session fixture's tests grouped by parameter, standard first: a test marked
@@ -69,17 +49,96 @@ BOTH_QUEUE_TYPES = pytest.mark.parametrize("stack", ["standard", "fifo"], indire
 LATE = pytest.mark.parametrize("stack", ["fifo"], indirect=True)
 
 
+# Each function's environment as Terraform sets it (its module's `environment` block), with
+# stand-in values: a function reads every one of them at import, and none has a default.
+FUNCTION_ENVIRONMENTS: dict[str, dict[str, str]] = {
+    "fanout_counter": {
+        "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+        "FANOUT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:fanout",
+        "MAX_WORKERS": "100",
+    },
+    "fanout_worker": {
+        "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+        "ITEMS_TABLE": "items",
+        "RECEIVE_WAIT_SECONDS": "1",
+    },
+    "relay_consumer": {
+        "RELAY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/relay",
+        "LEASE_TABLE": "leases",
+        "RESULTS_TABLE": "results",
+        "MAX_HOPS": "200",
+        "CHAIN_BUDGET_SECONDS": "900",
+        "BATCHES_PER_HOP": "5",
+    },
+    "sticky_dispatcher": {"DOCUMENT_BUCKET": "documents", "QUEUE_TYPE": "standard"},
+    "sticky_ingester": {
+        "ASSIGNMENT_TABLE": "assignments",
+        "ASSIGNMENT_LEASE_SECONDS": "345900",
+        "MAX_MESSAGE_BYTES": "262144",
+        "URL_STORE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/url-store",
+        "POOL_QUEUE_URL_TEMPLATE": "https://sqs.us-east-1.amazonaws.com/123456789012/pool-{index}",
+        "POOL_SIZE": "4",
+    },
+    "workflow_preprocessor": {
+        "DOCUMENT_BUCKET": "workflow",
+        "CONNECTOR_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:connector",
+        "ENTRY_SERVICE": "all",
+        "IDEMPOTENCY_TABLE": "idempotency",
+    },
+    **{
+        f"workflow_{name}": {
+            "SERVICE_NAME": name,
+            "INPUT_STAGE": stage,
+            "NEXT_SERVICE": following,
+            "DOCUMENT_BUCKET": "workflow",
+            "NOTIFIER_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:notifier",
+            "CONNECTOR_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:connector",
+        }
+        for name, stage, following in (("enrich", "preprocessor", "summarize"), ("summarize", "enrich", ""))
+    },
+}
+
+
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (every function has an app.py)."""
+    """functions/<name>/app.py, imported once under a unique module name (every function has an app.py)."""
     module_name = f"fn_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / name / "app.py")
+    return import_function(name, FUNCTION_ENVIRONMENTS[name], module_name)
+
+
+def import_function(name: str, environ: dict[str, str], module_name: str) -> ModuleType:
+    """Import functions/<name>/app.py as its cold start does: ``environ`` as the function's variables
+    (those of FUNCTION_ENVIRONMENTS[name] it leaves out are unset), and the folder's other modules
+    (config.py) importable by their own names, as they are at the top of the function's zip."""
+    folder = REPO / "functions" / name
+    own = [p.stem for p in folder.glob("*.py") if p.stem != "app"]
+    spec = importlib.util.spec_from_file_location(module_name, folder / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    unset = set(FUNCTION_ENVIRONMENTS[name]) - set(environ)
+    saved = {key: sys.modules.pop(key) for key in own if key in sys.modules}
+    sys.path.insert(0, str(folder))
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        with patch.dict(os.environ, environ):
+            for key in unset:
+                os.environ.pop(key, None)
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    finally:
+        sys.path.remove(str(folder))
+        for key in own:
+            sys.modules.pop(key, None)
+        sys.modules.update(saved)
     return module
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, function: ModuleType, **changes: Any) -> None:
+    """Replace fields of a function's configuration (its CONFIG) for one test."""
+    monkeypatch.setattr(function, "CONFIG", dataclasses.replace(function.CONFIG, **changes))
 
 
 @pytest.fixture

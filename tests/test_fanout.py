@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from shared.messages import FanoutTick
-from tests.conftest import load_function
+from tests.conftest import configure, load_function
 from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scheduled_event, sns_event
 
 counter = load_function("fanout_counter")
@@ -24,12 +24,8 @@ def env(aws, monkeypatch):
     inbox = sqs.create_queue(QueueName="ticks")["QueueUrl"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(inbox), Attributes={"RawMessageDelivery": "true"})
     create_table(TABLE, "message_id")
-    for module, values in (
-        (counter, {"WORK_QUEUE_URL": url, "FANOUT_TOPIC_ARN": topic}),
-        (worker, {"WORK_QUEUE_URL": url, "ITEMS_TABLE": TABLE}),
-    ):
-        for name, value in values.items():
-            monkeypatch.setattr(module, name, value)
+    configure(monkeypatch, counter, work_queue_url=url, fanout_topic_arn=topic)
+    configure(monkeypatch, worker, work_queue_url=url, items_table=TABLE)
     return {"url": url, "dlq": dlq, "topic": topic, "ticks": inbox}
 
 
@@ -77,7 +73,7 @@ def test_counter_publishes_one_tick_per_ten_messages_in_batches(env):
 
 
 def test_counter_respects_the_cap(env, monkeypatch):
-    monkeypatch.setattr(counter, "MAX_WORKERS", 2)
+    configure(monkeypatch, counter, max_workers=2)
     send(env["url"], [item(n) for n in range(50)])
     assert counter.lambda_handler(scheduled_event(), Context("counter"))["workers"] == 2
     assert len(drain_ticks(env["ticks"])) == 2

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import FUNCTION_ENVIRONMENTS, REPO
 
 HANDLERS = sorted(p.parent.name for p in (REPO / "functions").glob("*/app.py"))
 
@@ -48,6 +48,7 @@ def imported(name: str) -> dict:
         POWERTOOLS_SERVICE_NAME=name,
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
+        **FUNCTION_ENVIRONMENTS[name],
     )
     run = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=folder, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-3000:]

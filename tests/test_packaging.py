@@ -335,8 +335,9 @@ def deployed_zip(stack, name: str) -> bytes:
     return stack.emulator.function_code(name)
 
 
-def runtime_probe(task: Path, services: list[str]) -> subprocess.CompletedProcess:
-    """Import the handler and make every client, in python3.12 with the zip and the standard library only."""
+def runtime_probe(task: Path, services: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:
+    """Import the handler and make every client, in python3.12 with the zip and the standard library
+    only, and the function's deployed ``environment`` (it reads its configuration at import)."""
     from local.runner.worker import RUNTIME_FLAGS, runtime_python
 
     probe = (
@@ -353,6 +354,7 @@ def runtime_probe(task: Path, services: list[str]) -> subprocess.CompletedProces
         "POWERTOOLS_METRICS_NAMESPACE": "Check",
         "POWERTOOLS_SERVICE_NAME": "check",
         "LAMBDA_TASK_ROOT": str(task),
+        **environment,
     }
     command = [runtime_python(), *RUNTIME_FLAGS, "-c", probe, str(task), ",".join(services)]
     return subprocess.run(command, cwd=task, env=env, capture_output=True, text=True)
@@ -371,11 +373,13 @@ def test_every_deployed_zip_runs_on_python312_with_nothing_but_itself(stack, tmp
             listing = zf.namelist()
             zf.extractall(task)
         assert "__pycache__/app.cpython-312.pyc" in listing and "botocore/client.pyc" in listing, name
-        done = runtime_probe(task, services)
+        folder = next(f for f in FUNCTIONS if name.endswith(f.replace("_", "-")) or f.replace("_", "-") + "-" in name)
+        own = sorted(p.name for p in (REPO / "functions" / folder).glob("*.py"))  # app.py, config.py
+        assert set(own) <= set(listing), f"{name}: the zip lacks {sorted(set(own) - set(listing))}"
+        done = runtime_probe(task, services, stack.runner.functions[name].environment)
         assert done.returncode == 0, f"{name} does not run on its zip alone:\n{done.stderr[-3000:]}"
         version, where = done.stdout.split()
         assert where.startswith(str(task)), where
-        folder = next(f for f in FUNCTIONS if name.endswith(f.replace("_", "-")) or f.replace("_", "-") + "-" in name)
         assert version == locked(folder)["botocore"], f"{name}: runs botocore {version}"
 
 

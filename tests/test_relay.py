@@ -10,7 +10,7 @@ import pytest
 
 from shared import lease
 from shared.messages import RelayBaton
-from tests.conftest import load_function
+from tests.conftest import configure, load_function
 from tests.helpers import Context, create_queue_with_dlq, create_table, queue_arn, scheduled_event
 
 relay = load_function("relay_consumer")
@@ -29,8 +29,7 @@ def env(aws, monkeypatch):
     )
     create_table(LEASES, "lease_id")
     create_table(RESULTS, "object_id")
-    for name, value in (("QUEUE_URL", url), ("LEASE_TABLE", LEASES), ("RESULTS_TABLE", RESULTS)):
-        monkeypatch.setattr(relay, name, value)
+    configure(monkeypatch, relay, queue_url=url, lease_table=LEASES, results_table=RESULTS)
     invoked: list[dict] = []
     from shared.clients import client
 
@@ -74,7 +73,7 @@ def test_lease_admits_one_owner_until_released_or_expired(aws):
 
 
 def test_a_hop_processes_batches_and_relays_while_messages_remain(env, monkeypatch):
-    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 2)
+    configure(monkeypatch, relay, batches_per_hop=2)
     put_objects(25)
     out = relay.lambda_handler(scheduled_event(), Context("relay"))
     # two batches of 10: the s3:TestEvent (sent when the notification was configured) is ignored
@@ -114,11 +113,11 @@ def test_a_baton_whose_lease_was_taken_stops(env):
 
 
 def test_chain_stops_at_its_hop_limit_and_budget(env, monkeypatch):
-    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    configure(monkeypatch, relay, batches_per_hop=1)
     put_objects(30)
-    monkeypatch.setattr(relay, "MAX_HOPS", 1)
+    configure(monkeypatch, relay, max_hops=1)
     assert relay.lambda_handler(scheduled_event(), Context("relay"))["outcome"] == "max-hops"
-    monkeypatch.setattr(relay, "MAX_HOPS", 100)
+    configure(monkeypatch, relay, max_hops=100)
     old = {"chain_id": "x", "hop": 1, "started_at": time.time() - 10_000}
     assert relay.lambda_handler(old, Context("relay"))["outcome"] == "budget-exhausted"
     assert env["invoked"] == []
@@ -173,7 +172,8 @@ def test_results_are_written_25_per_request_and_unprocessed_items_retried(env, m
         relay.ProcessedObject(object_id=f"b/k{i}@e", bucket="b", key=f"k{i}", size=1, sha256="x", chain_id="c", hop=1)
         for i in range(30)
     ]
-    assert relay.write_results(RESULTS, objects, pause=lambda s: None) == set()
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    assert relay.write_results(RESULTS, objects) == set()
     assert requests == [25, 5, 2] and len(results()) == 30
 
 
@@ -196,7 +196,7 @@ def test_a_hop_that_lost_its_lease_while_working_does_not_relay(env, monkeypatch
         return 10, 10, 0, 0
 
     monkeypatch.setattr(relay, "drain_batch", slow_batch)
-    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    configure(monkeypatch, relay, batches_per_hop=1)
     monkeypatch.setattr(relay, "messages_remain", lambda: True)
     baton = RelayBaton(chain_id="a", hop=1, started_at=clock["now"])
     result = relay.run_hop(baton, Context("relay"), 10, clock=lambda: clock["now"])
@@ -208,7 +208,7 @@ def test_a_hop_that_lost_its_lease_while_working_does_not_relay(env, monkeypatch
 
 def test_a_duplicated_delivery_of_a_hop_runs_once(env, monkeypatch):
     """Lambda may deliver an asynchronous invocation twice: the second copy must not fork the chain."""
-    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    configure(monkeypatch, relay, batches_per_hop=1)
     put_objects(25)
     first = relay.lambda_handler(scheduled_event(), Context("relay"))
     assert first["outcome"] == "relayed"
@@ -220,7 +220,7 @@ def test_a_duplicated_delivery_of_a_hop_runs_once(env, monkeypatch):
 
 
 def test_invalid_message_goes_to_its_dlq_while_valid_ones_are_processed(env, monkeypatch):
-    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 1)
+    configure(monkeypatch, relay, batches_per_hop=1)
     boto3.client("sqs").send_message(QueueUrl=env["url"], MessageBody='{"Records": "nope"}')
     put_objects(2)
     first = relay.lambda_handler(scheduled_event(), Context("relay"))
@@ -248,7 +248,7 @@ def test_a_hop_stops_receiving_when_another_batch_as_slow_would_not_fit(env, mon
             return Clock.remaining_ms
 
     monkeypatch.setattr(relay, "drain_batch", slow_batch)
-    monkeypatch.setattr(relay, "BATCHES_PER_HOP", 5)
+    configure(monkeypatch, relay, batches_per_hop=5)
     monkeypatch.setattr(relay, "messages_remain", lambda: False)
     baton = RelayBaton(chain_id="c", hop=1, started_at=time.time())
     result = relay.run_hop(baton, Shrinking("relay"), 10, clock=lambda: time.time() + Clock.now)

@@ -32,7 +32,7 @@ from shared import sqs as shared_sqs
 from shared import workflow
 from shared.history import read_history
 from shared.messages import FanoutTick, RelayBaton, StickyMessage
-from tests.conftest import load_function
+from tests.conftest import configure, load_function
 from tests.helpers import Context, clear_shell_aws, create_queue_with_dlq, create_table, queue_arn, scan
 
 dispatcher = load_function("sticky_dispatcher")
@@ -241,8 +241,7 @@ class Relay(Consumer):
         self.url, self.dlq = create_queue_with_dlq("relay", max_receive_count=2)
         for table, key in (("leases", "lease_id"), ("results", "object_id")):
             create_table(table, key)
-        for name, value in (("QUEUE_URL", self.url), ("LEASE_TABLE", "leases"), ("RESULTS_TABLE", "results")):
-            monkeypatch.setattr(relay, name, value)
+        configure(monkeypatch, relay, queue_url=self.url, lease_table="leases", results_table="results")
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         self.logger = relay.logger
 
@@ -299,7 +298,6 @@ CONSUMERS = {"sticky-dispatcher": Dispatcher, "workflow-service": Service, "fano
 @pytest.fixture(params=sorted(CONSUMERS))
 def consumer(request, aws, monkeypatch):
     create_table("idempotency", "id")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
     c = CONSUMERS[request.param](request.param)
     c.setup(monkeypatch)
     yield c
@@ -341,7 +339,6 @@ def test_a_failure_mid_batch_retries_only_the_failed_record(consumer, monkeypatc
 def test_a_crash_mid_batch_applies_each_message_once(aws, monkeypatch):
     c = Dispatcher("sticky-dispatcher")
     create_table("idempotency", "id")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "idempotency")
     c.setup(monkeypatch)
     bodies = c.good(9)  # users u0, u1, u2
     real, calls = dispatcher.append_to_document, []
@@ -440,7 +437,6 @@ def test_malformed_messages_are_logged_and_dead_lettered_and_no_good_one_is_lost
         clients.reset()
         _long_polls_answer_at_once(patch)
         create_table("idempotency", "id")
-        patch.setenv("IDEMPOTENCY_TABLE", "idempotency")
         c = CONSUMERS[name](name)
         c.setup(patch)
         captured = _Captured()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import boto3
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from shared import assignments, sqs
 from shared.batch import GroupedBatchProcessor, GroupFailure
 from shared.messages import StickySqsRecord
+from tests.conftest import REPO
 
 
 def rec(mid: str, body: dict | str, group: str | None = None) -> dict:
@@ -93,6 +95,25 @@ def test_fifo_fails_the_rest_of_a_group_after_its_first_failure():
 
     ok = run(records, lambda group: None, fifo=True)
     assert sorted(failures(ok)) == ["2", "3"]
+
+
+def test_a_processor_forgets_the_groups_of_its_previous_batch():
+    processor = GroupedBatchProcessor(EventType.SQS, model=StickySqsRecord, group_key=lambda r: r.body.user_id)
+    seen: list[list[str]] = []
+    for records in ([rec("1", body("a", 1))], [rec("2", body("a", 2)), rec("3", "garbage")]):
+        response = process_partial_response(
+            event={"Records": records},
+            record_handler=lambda group: seen.append([r.messageId for r in group]),
+            processor=processor,
+        )
+    assert seen == [["1"], ["2"]] and failures(response) == ["3"]
+
+
+def test_the_grouped_processor_uses_only_the_hooks_it_overrides():
+    """Powertools' documented hooks (_prepare, _process_record) are overridden; no other private name is used."""
+    source = (REPO / "shared" / "batch.py").read_text()
+    used, defined = set(re.findall(r"\.(_[a-z]\w*)", source)), set(re.findall(r"def (_[a-z]\w*)", source))
+    assert used and used <= defined, used - defined
 
 
 @pytest.fixture
@@ -204,6 +225,13 @@ def test_batches_are_packed_by_bytes_too():
     call, calls = fake_batch_api({})
     sqs.send_batch(call, entries(6, size=400_000), what="test", max_bytes=sqs.MAX_BATCH_BYTES)
     assert calls == [["0", "1"], ["2", "3"], ["4", "5"]]  # 2 x 400 KB per 1 MiB batch
+
+
+def test_an_entry_larger_than_a_batch_request_is_refused_before_anything_is_sent():
+    call, calls = fake_batch_api({})
+    with pytest.raises(ValueError, match=r"1 \(11 bytes\)"):
+        sqs.send_batch(call, [*entries(1), *entries(2, size=11)[1:]], what="test", max_bytes=10)
+    assert calls == []
 
 
 def test_send_batch_works_with_sns_publish_batch(aws):

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from shared.messages import StickyMessage, UserDocument
-from tests.conftest import load_function
+from tests.conftest import configure, load_function
 from tests.helpers import sqs_record
 from tests.test_sticky_ingester import count_calls
 
@@ -241,11 +241,12 @@ def test_requests_per_message_ingest_plus_dispatch(env, monkeypatch, per_call, g
         BillingMode="PAY_PER_REQUEST",
     )
     pool = [sqs.create_queue(QueueName=f"pool-{i}")["QueueUrl"] for i in range(4)]
-    monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", "assignments")
-    monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", sqs.create_queue(QueueName="store")["QueueUrl"])
-    monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
+    store = sqs.create_queue(QueueName="store")["QueueUrl"]
+    configure(
+        monkeypatch, ingester, assignment_table="assignments", url_store_queue_url=store, pool_queue_urls=tuple(pool)
+    )
     monkeypatch.setattr(ingester, "spare_queues", [])  # a fresh process: no queues held from an earlier test
-    ingester.take_queues(ingester.URL_STORE_QUEUE_URL, len(pool), 1)  # the store is seeded once per deployment
+    ingester.take_queues(store, len(pool), 1)  # the store is seeded once per deployment
     messages = [{"user_id": f"u{u}", "body": {"n": n, "text": "x" * 200}} for n in range(10) for u in range(10)]
 
     with count_calls() as calls:

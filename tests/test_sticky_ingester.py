@@ -15,7 +15,7 @@ import pytest
 
 from shared import assignments
 from shared.messages import StickyMessage
-from tests.conftest import load_function
+from tests.conftest import FUNCTION_ENVIRONMENTS, configure, load_function
 from tests.helpers import Context
 
 ingester = load_function("sticky_ingester")
@@ -51,9 +51,7 @@ def env(aws, monkeypatch):
     sqs = boto3.client("sqs")
     store = sqs.create_queue(QueueName="store")["QueueUrl"]
     pool = [sqs.create_queue(QueueName=f"pool-{i}")["QueueUrl"] for i in range(3)]
-    monkeypatch.setattr(ingester, "ASSIGNMENT_TABLE", TABLE)
-    monkeypatch.setattr(ingester, "URL_STORE_QUEUE_URL", store)
-    monkeypatch.setattr(ingester, "POOL_QUEUE_URLS", pool)
+    configure(monkeypatch, ingester, assignment_table=TABLE, url_store_queue_url=store, pool_queue_urls=tuple(pool))
     monkeypatch.setattr(ingester, "spare_queues", [])  # a fresh process: no queues held from the store
     return {"store": store, "pool": pool, "sqs": sqs}
 
@@ -171,7 +169,7 @@ def test_a_user_keeps_its_queue_and_gets_consecutive_seqs(env):
     item = assignments.get(TABLE, "u1")
     # a lease, extended by every use; nothing is counted in flight, so nothing can leak
     assert set(item) == {"user_id", "queue_index", "seq", "expires_at"}
-    assert abs(int(item["expires_at"]["N"]) - (time.time() + ingester.LEASE_SECONDS)) < 5
+    assert abs(int(item["expires_at"]["N"]) - (time.time() + ingester.CONFIG.lease_seconds)) < 5
 
 
 def test_race_loser_adopts_the_winners_queue(env, monkeypatch):
@@ -399,11 +397,12 @@ def test_a_fifo_entry_of_the_longest_user_id_is_within_sqs_limits():
 def test_the_pool_comes_from_queue_00s_url_whatever_its_size():
     """The environment holds a template and a size, never the list: Lambda caps it at 4 KB."""
     template = "https://sqs.eu-west-1.amazonaws.com/123456789012/qp-prod-sticky-pool-{index}.fifo"
-    pool = ingester.pool_urls(template, 100)
+    environ = {**FUNCTION_ENVIRONMENTS["sticky_ingester"], "POOL_QUEUE_URL_TEMPLATE": template, "POOL_SIZE": "100"}
+    pool = ingester.Config.from_environ(environ).pool_queue_urls
     assert pool[0].endswith("-sticky-pool-00.fifo") and pool[99].endswith("-sticky-pool-99.fifo")
     assert len(set(pool)) == 100
     with pytest.raises(ValueError, match="must hold"):
-        ingester.pool_urls("https://sqs/pool-00", 2)
+        ingester.Config.from_environ({**environ, "POOL_QUEUE_URL_TEMPLATE": "https://sqs/pool-00"})
 
 
 def test_a_take_holds_the_cursor_a_few_seconds_not_the_queues_visibility_timeout(env):

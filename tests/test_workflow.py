@@ -10,8 +10,9 @@ import boto3
 import pytest
 
 from shared import large_payload, workflow
+from shared import sqs as sender
 from shared.messages import ServiceResult
-from tests.conftest import load_function
+from tests.conftest import configure, load_function
 from tests.helpers import Context, create_table, queue_arn, sqs_record
 
 preprocessor = load_function("workflow_preprocessor")
@@ -40,7 +41,9 @@ def env(aws, monkeypatch):
         TopicArn=notifier, Protocol="sqs", Endpoint=queue_arn(results), Attributes={"RawMessageDelivery": "true"}
     )
     create_table(IDEMPOTENCY, "id")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
+    configure(
+        monkeypatch, preprocessor, document_bucket=BUCKET, connector_topic_arn=connector, idempotency_table=IDEMPOTENCY
+    )
     preprocessor._once.cache_clear()
     services = {
         "enrich": workflow.Service("enrich", "preprocessor", enrich.enrich, BUCKET, notifier, connector, "summarize"),
@@ -150,15 +153,30 @@ def test_a_batch_publishes_its_notifications_and_hand_ons_with_one_publish_batch
     assert sorted(handed_on) == sorted(ids)
 
 
-def test_publish_batches_hold_at_most_10_entries_and_256_kib():
+def test_publish_batches_hold_at_most_10_entries_and_256_kib(env, monkeypatch):
+    from shared.clients import client
+
+    sns, sizes = client("sns"), []
+
+    def record(**kw):
+        entries = kw["PublishBatchRequestEntries"]
+        attributes = sum(large_payload.attributes_size(e.get("MessageAttributes", {})) for e in entries)
+        sizes.append((len(entries), sum(len(e["Message"]) for e in entries) + attributes))
+        return {"Successful": [{"Id": e["Id"]} for e in entries], "Failed": []}
+
+    monkeypatch.setattr(sns, "publish_batch", record)
     small = [workflow.Notification(f"s{i}", "x" * 100) for i in range(12)]
-    assert [len(b) for b in workflow.pack(small)] == [10, 2]
+    assert workflow.publish_batch(env["connector"], small) == set()
+    assert [n for n, _ in sizes] == [10, 2]
+    sizes.clear()
     big = [workflow.Notification(f"b{i}", "y" * 100_000, workflow.routed("enrich")) for i in range(5)]
-    batches = workflow.pack(big)
-    assert [len(b) for b in batches] == [2, 2, 1]
-    assert all(sum(n.size for n in b) <= workflow.PUBLISH_BATCH_BYTES for b in batches)
-    with pytest.raises(ValueError, match="offload"):
-        workflow.pack([workflow.Notification("huge", "z" * (workflow.PUBLISH_BATCH_BYTES + 1))])
+    assert workflow.publish_batch(env["connector"], big) == set()
+    assert [n for n, _ in sizes] == [2, 2, 1]
+    assert all(nbytes <= sender.MAX_PUBLISH_BATCH_BYTES for _, nbytes in sizes)
+    sizes.clear()
+    with pytest.raises(ValueError, match=r": 12 \(262145 bytes\)"):
+        workflow.publish_batch(env["connector"], [*small, workflow.Notification("huge", "z" * 262_145)])
+    assert sizes == []  # refused before anything is sent
 
 
 def test_a_record_whose_notification_cannot_be_published_is_retried_alone(env, monkeypatch):
@@ -181,16 +199,14 @@ def test_a_record_whose_notification_cannot_be_published_is_retried_alone(env, m
         return out
 
     monkeypatch.setattr(sns, "publish_batch", refuse_victim)
-    monkeypatch.setattr(workflow.time, "sleep", lambda s: None)
+    monkeypatch.setattr(sender.time, "sleep", lambda s: None)
     out = enrich.lambda_handler({"Records": batch}, Context("enrich"))
     assert out == {"batchItemFailures": [{"itemIdentifier": victim}]}
     assert victim_request not in {r.request_id for r in results(env["results"])} and len(results(env["results"])) == 0
 
 
 def test_a_client_retry_with_the_same_idempotency_key_starts_one_workflow(env, monkeypatch):
-    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
-    monkeypatch.setattr(preprocessor, "ENTRY_SERVICE", "enrich")
+    configure(monkeypatch, preprocessor, entry_service="enrich")
     first = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-7"}, Context("pre"))
     again = preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-7"}, Context("pre"))
     assert again == first
@@ -206,16 +222,12 @@ def test_a_client_retry_with_the_same_idempotency_key_starts_one_workflow(env, m
 
 
 def test_a_request_without_a_key_writes_no_idempotency_record(env, monkeypatch):
-    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
     preprocessor.lambda_handler({"document": {"a": 1}}, Context("pre"))
     assert boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"] == []
 
 
 def test_an_invalid_start_and_a_reused_key_are_rejected_counted_and_never_warn(env, monkeypatch, capsys):
-    monkeypatch.setattr(preprocessor, "DOCUMENT_BUCKET", BUCKET)
-    monkeypatch.setattr(preprocessor, "CONNECTOR_TOPIC_ARN", env["connector"])
-    monkeypatch.setattr(preprocessor, "ENTRY_SERVICE", "enrich")
+    configure(monkeypatch, preprocessor, entry_service="enrich")
     preprocessor.lambda_handler({"document": {"a": 1}, "idempotency_key": "order-9"}, Context("pre"))
     preprocessor.metrics.clear_metrics()  # Powertools keeps metrics per process, not per function
     capsys.readouterr()

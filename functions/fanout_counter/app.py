@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 
 from shared import sqs
 from shared.clients import client
@@ -23,9 +24,7 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
-FANOUT_TOPIC_ARN = os.environ.get("FANOUT_TOPIC_ARN", "")
-MAX_WORKERS = int(os.environ.get("MAX_WORKERS", "100"))
+CONFIG = Config.from_environ(os.environ)
 MESSAGES_PER_WORKER = 10  # ReceiveMessage returns at most 10
 
 
@@ -61,10 +60,10 @@ def publish_ticks(topic_arn: str, tick_id: str, count: int) -> int:
 @event_parser(model=ScheduledEvent)
 def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict:
     tick_id = event.id or str(uuid.uuid4())
-    depth = queue_depth(WORK_QUEUE_URL)
-    workers = workers_needed(depth, MAX_WORKERS)
+    depth = queue_depth(CONFIG.work_queue_url)
+    workers = workers_needed(depth, CONFIG.max_workers)
     if workers:
-        publish_ticks(FANOUT_TOPIC_ARN, tick_id, workers)
+        publish_ticks(CONFIG.fanout_topic_arn, tick_id, workers)
     logger.info("fan-out tick", extra={"tick_id": tick_id, "depth": depth, "workers": workers})
     metrics.add_metric(name="QueueDepth", unit=MetricUnit.Count, value=depth)
     metrics.add_metric(name="WorkersStarted", unit=MetricUnit.Count, value=workers)

@@ -18,19 +18,18 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 from pydantic import ValidationError
 
 from shared import sqs
-from shared.clients import client
 from shared.messages import FanoutTick, FanoutTickEvent, WorkItem
+from shared.rejections import problems
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-WORK_QUEUE_URL = os.environ.get("WORK_QUEUE_URL", "")
-ITEMS_TABLE = os.environ.get("ITEMS_TABLE", "")
-WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "2")))  # >= 1: a long poll
+CONFIG = Config.from_environ(os.environ)
 WRITE_ATTEMPTS = 5
 
 
@@ -52,29 +51,12 @@ def item_for(message_id: str, item: WorkItem, tick_id: str) -> dict:
 
 
 def write_items(table: str, items: dict[str, dict]) -> set[str]:
-    """BatchWriteItem ``items`` (message id -> item), 25 per call, retrying unprocessed ones
-    (shared/sqs.py); returns the ids that were written."""
-    ddb = client("dynamodb")
-
-    def message_id(request: dict) -> str:
-        return str(request["PutRequest"]["Item"]["message_id"]["S"])
-
-    def unprocessed(out: dict) -> dict[str, sqs.EntryFailure]:
-        left = out.get("UnprocessedItems", {}).get(table, [])
-        return {message_id(r): sqs.EntryFailure("unprocessed", retryable=True) for r in left}
-
-    failed = sqs.send_in_batches(
-        lambda requests: ddb.batch_write_item(RequestItems={table: requests}),
-        [{"PutRequest": {"Item": item}} for item in items.values()],
-        entry_id=message_id,
-        failures=unprocessed,
-        size=25,
-        attempts=WRITE_ATTEMPTS,
-    )
-    return set(items) - set(failed)
+    """BatchWriteItem ``items`` (message id -> item), unprocessed ones retried (shared/sqs.py);
+    returns the ids that were written."""
+    return set(items) - sqs.write_items(table, items, key="message_id", attempts=WRITE_ATTEMPTS)
 
 
-def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int = WAIT_SECONDS) -> DrainResult:
+def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int) -> DrainResult:
     messages = sqs.receive(queue_url, wait_seconds)
     items: dict[str, dict] = {}
     invalid = 0
@@ -83,7 +65,8 @@ def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int =
             items[m["MessageId"]] = item_for(m["MessageId"], WorkItem.model_validate_json(m["Body"]), tick.tick_id)
         except ValidationError as exc:
             invalid += 1
-            logger.error("invalid work item left for its DLQ", extra={"message_id": m["MessageId"], "reason": str(exc)})
+            reason = problems(exc)
+            logger.error("invalid work item left for its DLQ", extra={"message_id": m["MessageId"], "reason": reason})
     written = write_items(table, items) if items else set()
     done = [m for m in messages if m["MessageId"] in written]
     for failure in sqs.delete(queue_url, done):  # written, not deleted: its redelivery rewrites the same item
@@ -96,7 +79,10 @@ def drain_once(queue_url: str, table: str, tick: FanoutTick, wait_seconds: int =
 @metrics.log_metrics
 @event_parser(model=FanoutTickEvent)
 def lambda_handler(event: FanoutTickEvent, context: LambdaContext) -> dict:
-    results = [drain_once(WORK_QUEUE_URL, ITEMS_TABLE, record.Sns.Message) for record in event.Records]
+    results = [
+        drain_once(CONFIG.work_queue_url, CONFIG.items_table, record.Sns.Message, CONFIG.receive_wait_seconds)
+        for record in event.Records
+    ]
     for name, value in (
         ("MessagesReceived", sum(r.received for r in results)),
         ("ItemsWritten", sum(r.written for r in results)),

@@ -26,25 +26,21 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 from pydantic import ValidationError
 
 from shared import lease, sqs
 from shared.clients import client
 from shared.messages import ProcessedObject, RelayBaton, S3EventRecord, S3Notification, S3TestEvent
+from shared.rejections import problems
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-QUEUE_URL = os.environ.get("RELAY_QUEUE_URL", "")
-LEASE_TABLE = os.environ.get("LEASE_TABLE", "")
-LEASE_NAME = os.environ.get("LEASE_NAME", "relay")
-RESULTS_TABLE = os.environ.get("RESULTS_TABLE", "")
-MAX_HOPS = int(os.environ.get("MAX_HOPS", "100"))
-CHAIN_BUDGET_SECONDS = int(os.environ.get("CHAIN_BUDGET_SECONDS", "600"))
-BATCHES_PER_HOP = int(os.environ.get("BATCHES_PER_HOP", "5"))
-WAIT_SECONDS = max(1, int(os.environ.get("RECEIVE_WAIT_SECONDS", "1")))
-BATCH_WRITE_LIMIT = 25  # items per BatchWriteItem
+CONFIG = Config.from_environ(os.environ)
+LEASE_NAME = "relay"  # the lease's key in LEASE_TABLE: one chain at a time
+WAIT_SECONDS = 1  # a long poll (short polls miss messages), the shortest: an empty receive ends the hop
 SAFETY_MS = 2000  # stop receiving when less than this (plus the slowest batch so far) is left
 
 
@@ -69,7 +65,7 @@ def parse(event: Any, now: float) -> RelayBaton:
         try:
             return RelayBaton.model_validate(event)
         except ValidationError as exc:
-            raise InvalidEvent(f"invalid relay baton: {exc}") from None
+            raise InvalidEvent(f"invalid relay baton: {problems(exc)}") from None
     if isinstance(event, dict) and event.get("source") == "aws.events":
         return RelayBaton(chain_id=str(uuid.uuid4()), hop=1, started_at=now)
     raise InvalidEvent("expected a scheduled event or a relay baton")
@@ -116,33 +112,19 @@ def handle_message(body: str, baton: RelayBaton) -> list[ProcessedObject]:
     return [read_object(r, baton) for r in records if r.eventName.startswith("ObjectCreated")]
 
 
-def write_results(
-    table: str, results: list[ProcessedObject], attempts: int = 4, pause: Callable[[float], None] = time.sleep
-) -> set[str]:
-    """Put ``results`` with BatchWriteItem (25 per request, UnprocessedItems retried with backoff).
-
-    Results are keyed by object version, so a rewrite is an overwrite: no idempotency record is
-    needed. Returns the object_ids that could not be written.
+def write_results(table: str, results: list[ProcessedObject], attempts: int = 4) -> set[str]:
+    """Put ``results`` with BatchWriteItem (shared/sqs.py: 25 per request, UnprocessedItems retried
+    with backoff). Results are keyed by object version, so a rewrite is an overwrite: no
+    idempotency record is needed. Returns the object_ids that could not be written.
     """
     items = {r.object_id: result_item(r, int(time.time())) for r in results}  # a key once per request
-    pending = [{"PutRequest": {"Item": item}} for item in items.values()]
-    for attempt in range(attempts):
-        unprocessed: list[dict[str, Any]] = []
-        for start in range(0, len(pending), BATCH_WRITE_LIMIT):
-            out = client("dynamodb").batch_write_item(RequestItems={table: pending[start : start + BATCH_WRITE_LIMIT]})
-            unprocessed.extend(out.get("UnprocessedItems", {}).get(table, []))
-        pending = unprocessed
-        if not pending:
-            break
-        if attempt + 1 < attempts:
-            pause(0.05 * 2**attempt)
-    return {p["PutRequest"]["Item"]["object_id"]["S"] for p in pending}
+    return sqs.write_items(table, items, key="object_id", attempts=attempts)
 
 
 def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
     """One receive of up to 10; writes their results in one go and deletes the messages whose results
     are all written. Returns (received, processed, ignored, failed)."""
-    messages = sqs.receive(QUEUE_URL, WAIT_SECONDS)
+    messages = sqs.receive(CONFIG.queue_url, WAIT_SECONDS)
     outcomes: list[tuple[dict[str, Any], list[ProcessedObject]]] = []
     failed = 0
     for m in messages:
@@ -151,7 +133,7 @@ def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
         except Exception as exc:  # left on the queue: retried after visibility, then its DLQ
             failed += 1
             logger.exception("message failed", extra={"message_id": m["MessageId"], "reason": str(exc)})
-    unwritten = write_results(RESULTS_TABLE, [r for _, results in outcomes for r in results])
+    unwritten = write_results(CONFIG.results_table, [r for _, results in outcomes for r in results])
     done, processed, ignored = [], 0, 0
     for m, results in outcomes:
         if any(r.object_id in unwritten for r in results):  # retried; the rewrite is an overwrite
@@ -160,13 +142,15 @@ def drain_batch(baton: RelayBaton) -> tuple[int, int, int, int]:
             continue
         done.append(m)
         processed, ignored = processed + len(results), ignored + (not results)
-    for failure in sqs.delete(QUEUE_URL, done):  # processed, not deleted: the redelivery overwrites
+    for failure in sqs.delete(CONFIG.queue_url, done):  # processed, not deleted: the redelivery overwrites
         logger.warning("delete failed", extra={"failure": failure})
     return len(messages), processed, ignored, failed
 
 
 def messages_remain() -> bool:
-    attrs = client("sqs").get_queue_attributes(QueueUrl=QUEUE_URL, AttributeNames=["ApproximateNumberOfMessages"])
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=CONFIG.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attrs["Attributes"]["ApproximateNumberOfMessages"]) > 0
 
 
@@ -181,13 +165,13 @@ def run_hop(
     ``clock`` (epoch seconds) times the lease, the chain budget and the batches.
     """
     hold = lease_seconds(timeout_seconds)
-    if baton.hop == 1 and not lease.acquire(LEASE_TABLE, LEASE_NAME, baton.chain_id, hold, clock()):
+    if baton.hop == 1 and not lease.acquire(CONFIG.lease_table, LEASE_NAME, baton.chain_id, hold, clock()):
         return HopResult(baton.chain_id, baton.hop, "lease-held")
-    if baton.hop > 1 and not lease.take_turn(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
+    if baton.hop > 1 and not lease.take_turn(CONFIG.lease_table, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
         return HopResult(baton.chain_id, baton.hop, "lease-lost")  # taken by another chain, or a duplicate hop
     result = HopResult(baton.chain_id, baton.hop, "done")
     slowest_ms, received = 0.0, -1
-    for _ in range(BATCHES_PER_HOP):
+    for _ in range(CONFIG.batches_per_hop):
         if context.get_remaining_time_in_millis() < SAFETY_MS + slowest_ms:  # another as slow would not fit
             break
         started = clock()
@@ -201,13 +185,13 @@ def run_hop(
         if received == 0:
             break
     if received == 0 or not messages_remain():  # a long poll that found nothing: the queue is drained
-        lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)
+        lease.release(CONFIG.lease_table, LEASE_NAME, baton.chain_id)
         return result
-    if baton.hop >= MAX_HOPS or clock() - baton.started_at >= CHAIN_BUDGET_SECONDS:
-        result.outcome = "max-hops" if baton.hop >= MAX_HOPS else "budget-exhausted"
-        lease.release(LEASE_TABLE, LEASE_NAME, baton.chain_id)  # the next schedule continues
+    if baton.hop >= CONFIG.max_hops or clock() - baton.started_at >= CONFIG.chain_budget_seconds:
+        result.outcome = "max-hops" if baton.hop >= CONFIG.max_hops else "budget-exhausted"
+        lease.release(CONFIG.lease_table, LEASE_NAME, baton.chain_id)  # the next schedule continues
         return result
-    if not lease.hand_on(LEASE_TABLE, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
+    if not lease.hand_on(CONFIG.lease_table, LEASE_NAME, baton.chain_id, baton.hop, hold, clock()):
         result.outcome = "lease-lost"  # another chain holds it now: relaying would make two chains
         return result
     following = RelayBaton(chain_id=baton.chain_id, hop=baton.hop + 1, started_at=baton.started_at)

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from config import Config
 
 from shared.batch import GroupedBatchProcessor
 from shared.clients import client
@@ -44,9 +45,10 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-DOCUMENT_BUCKET = os.environ.get("DOCUMENT_BUCKET", "")
-FIFO = os.environ.get("QUEUE_TYPE", "standard") == "fifo"
+CONFIG = Config.from_environ(os.environ)
+DOCUMENT_BUCKET, FIFO = CONFIG.document_bucket, CONFIG.fifo
 WRITE_ATTEMPTS = 8
+DOCUMENT_CACHE_BYTES = 16 * 2**20
 
 processor = GroupedBatchProcessor(
     event_type=EventType.SQS,
@@ -65,7 +67,7 @@ class MissingSegment(RuntimeError):
     """A seq at or below the head's sealed_through has no segment: the history was damaged."""
 
 
-documents = DocumentCache(int(os.environ.get("DOCUMENT_CACHE_BYTES", str(16 * 2**20))))
+documents = DocumentCache(DOCUMENT_CACHE_BYTES)
 
 
 def seal(s3: Any, bucket: str, segment: DocumentSegment) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 from pydantic import ValidationError
 
 from shared import assignments, sqs
@@ -32,19 +33,7 @@ metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
 
-def pool_urls(template: str, size: int) -> list[str]:
-    """The pool's queue URLs: ``template`` with ``{index}`` replaced by 00, 01, ... (the queues' names)."""
-    if size and "{index}" not in template:
-        raise ValueError(f"POOL_QUEUE_URL_TEMPLATE must hold {{index}}: {template!r}")
-    return [template.replace("{index}", f"{i:02d}") for i in range(size)]
-
-
-ASSIGNMENT_TABLE = os.environ.get("ASSIGNMENT_TABLE", "")
-URL_STORE_QUEUE_URL = os.environ.get("URL_STORE_QUEUE_URL", "")
-POOL_QUEUE_URLS = pool_urls(os.environ.get("POOL_QUEUE_URL_TEMPLATE", ""), int(os.environ.get("POOL_SIZE", "0")))
-# At least the pool queues' message retention: see shared/assignments.py.
-LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", str(4 * 24 * 3600 + 300)))
-MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "262144"))  # the pool queues' MaximumMessageSize
+CONFIG = Config.from_environ(os.environ)
 MAX_SEQ = 2**63 - 1  # the longest seq a message can carry (DynamoDB numbers fit far more)
 STORE_WAIT_SECONDS = 5.0  # how long a take waits for the cursor when the caller gives no deadline
 # How long a take holds the cursor: a take needs well under a second, and a taker that dies
@@ -154,7 +143,7 @@ spare_queues: list[int] = []
 
 def next_spare_queue() -> int | None:
     """The next spare queue still in the pool (without taking it), or None."""
-    while spare_queues and spare_queues[0] >= len(POOL_QUEUE_URLS):
+    while spare_queues and spare_queues[0] >= len(CONFIG.pool_queue_urls):
         spare_queues.pop(0)
     return spare_queues[0] if spare_queues else None
 
@@ -163,7 +152,7 @@ def refill_spare_queues(need: int, deadline: float | None = None) -> None:
     """Hold at least ``need`` spare queues, taking at least ten at a time: one take from the store."""
     if len(spare_queues) < need:
         count = max(need - len(spare_queues), 10)
-        spare_queues.extend(take_queues(URL_STORE_QUEUE_URL, len(POOL_QUEUE_URLS), count, deadline))
+        spare_queues.extend(take_queues(CONFIG.url_store_queue_url, len(CONFIG.pool_queue_urls), count, deadline))
 
 
 def assign(user_id: str, count: int) -> assignments.Assignment:
@@ -201,7 +190,7 @@ def assign_all(counts: dict[str, int], deadline: float | None = None) -> dict[st
             for user_id, count in moved.items():
                 queue = spare_queues.pop(0)
                 created = assignments.assign(
-                    ASSIGNMENT_TABLE, user_id, queue, count, len(POOL_QUEUE_URLS), LEASE_SECONDS
+                    CONFIG.assignment_table, user_id, queue, count, len(CONFIG.pool_queue_urls), CONFIG.lease_seconds
                 )
                 if created is not None:
                     result[user_id] = created
@@ -213,7 +202,7 @@ def assign_all(counts: dict[str, int], deadline: float | None = None) -> dict[st
 
 def reserve(user_id: str, count: int, candidate: int | None) -> assignments.Assignment | None:
     return assignments.reserve(
-        ASSIGNMENT_TABLE, user_id, count, len(POOL_QUEUE_URLS), LEASE_SECONDS, candidate=candidate
+        CONFIG.assignment_table, user_id, count, len(CONFIG.pool_queue_urls), CONFIG.lease_seconds, candidate=candidate
     )
 
 
@@ -281,7 +270,7 @@ def ingest(request: IngestRequest, correlation_id: str | None = None, deadline: 
     assigned = assign_all({user_id: len(user_messages) for user_id, user_messages in by_user.items()}, deadline)
     for user_id, user_messages in by_user.items():
         assignment = assigned[user_id]
-        queue_url = POOL_QUEUE_URLS[assignment.queue_index]
+        queue_url = CONFIG.pool_queue_urls[assignment.queue_index]
         by_queue[queue_url].extend(
             StickyMessage(
                 user_id=user_id,
@@ -307,7 +296,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.set_correlation_id(context.aws_request_id)
     with rejections(logger, metrics, InvalidIngestRequest):
         request = parse(event)
-        check_sizes(request, context.aws_request_id, MAX_MESSAGE_BYTES)
+        check_sizes(request, context.aws_request_id, CONFIG.max_message_bytes)
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SEND_RESERVE_SECONDS
     result = ingest(request, correlation_id=context.aws_request_id, deadline=deadline)
     logger.info("ingested", extra={"accepted": result.accepted, "users": len(result.queues)})

@@ -32,7 +32,7 @@ def enrich(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "_enrichment": {"fields": fields, "field_count": len(fields), "bytes": size}}
 
 
-SERVICE = workflow.service_from_env(enrich, dict(os.environ))
+SERVICE = workflow.Service.from_environ(enrich, os.environ)  # the configuration, read once
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from config import Config
 from pydantic import ValidationError
 
 from shared import workflow
@@ -32,9 +33,7 @@ logger = Logger()
 metrics = Metrics()
 tracer = Tracer(patch_modules=["botocore"])  # every AWS call goes through botocore (shared/clients.py)
 
-DOCUMENT_BUCKET = os.environ.get("DOCUMENT_BUCKET", "")
-CONNECTOR_TOPIC_ARN = os.environ.get("CONNECTOR_TOPIC_ARN", "")
-ENTRY_SERVICE = os.environ.get("ENTRY_SERVICE", workflow.BROADCAST)
+CONFIG = Config.from_environ(os.environ)
 
 
 class InvalidPreprocessRequest(ValueError):
@@ -70,7 +69,7 @@ def _once() -> tuple[Any, Callable[..., dict[str, str]]]:
         payload_validation_jmespath="document",  # the same key with another document is refused
         expires_after_seconds=24 * 3600,
     )
-    layer = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=client("dynamodb"))
+    layer = DynamoDBPersistenceLayer(table_name=CONFIG.idempotency_table, boto3_client=client("dynamodb"))
     return config, idempotent_function(data_keyword_argument="request", config=config, persistence_store=layer)(_start)
 
 
@@ -92,7 +91,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # the caller's faults: an invalid request, an idempotency key reused for another document
     with rejections(logger, metrics, InvalidPreprocessRequest, "IdempotencyValidationError"):
         request = parse(event)
-        started = start_workflow(request, DOCUMENT_BUCKET, CONNECTOR_TOPIC_ARN, ENTRY_SERVICE, context)
+        started = start_workflow(
+            request, CONFIG.document_bucket, CONFIG.connector_topic_arn, CONFIG.entry_service, context
+        )
     logger.info("workflow started", extra=started)
     metrics.add_metric(name="WorkflowsStarted", unit=MetricUnit.Count, value=1)
     return started

@@ -37,7 +37,7 @@ def summarize(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SERVICE = workflow.service_from_env(summarize, dict(os.environ))
+SERVICE = workflow.Service.from_environ(summarize, os.environ)  # the configuration, read once
 
 
 @logger.inject_lambda_context(log_event=False)
