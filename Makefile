@@ -38,7 +38,7 @@ UNIT_WORKERS   ?= 2
         redrive bench invoke logs deploy document queues lock check-python
 
 help: ## list the targets (this is the default goal)
-	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Quick start')"
+	@echo "Usage: make <target> [VAR=value]   (see README.md, 'Two commands')"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # One line naming the Python found and the override, instead of a venv on another version.
