@@ -156,3 +156,10 @@ def make_function(tmp_path: Path, source: str, timeout: int = 2, env: dict | Non
         log_group="/aws/lambda/f",
     )
     return FunctionPool(spec, code, {"PATH": "/usr/bin"}, tmp_path / "f.log")
+
+
+def outside_make(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) without what a parent make passes its children, so a
+    test that runs ``make`` sees what a user's shell would, inside ``make test`` too."""
+    inherited = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR")
+    return {k: v for k, v in (os.environ if env is None else env).items() if k not in inherited}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import outside_make
+
 REPO = Path(__file__).resolve().parent.parent
 README_MAX_LINES = 250
 PAGES = [
@@ -97,7 +99,9 @@ def make_targets_named(text: str) -> set[str]:
 
 @cache
 def make_help_targets() -> frozenset[str]:
-    out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True, env=outside_make()
+    ).stdout
     return frozenset(m.group(1) for m in re.finditer(r"^  ([a-z][\w-]*)\s", out, re.M))
 
 

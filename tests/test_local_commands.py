@@ -20,7 +20,7 @@ import pytest
 from local import local_env, stack_record
 from local.emulator import Emulator, endpoint_client
 from ops import redrive
-from tests.helpers import wait_for
+from tests.helpers import outside_make, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -248,7 +248,9 @@ def test_a_dlq_url_must_be_on_the_endpoint_the_redrive_talks_to(url, endpoint, r
 
 def test_make_redrive_reaches_the_local_stack_by_default_and_aws_with_env():
     def dry(*args: str) -> str:
-        done = subprocess.run(["make", "-n", "redrive", "DLQ=http://x/q-dlq", *args], cwd=REPO, capture_output=True)
+        done = subprocess.run(
+            ["make", "-n", "redrive", "DLQ=http://x/q-dlq", *args], cwd=REPO, capture_output=True, env=outside_make()
+        )
         return done.stdout.decode()
 
     assert "-m local.local_env redrive" in dry() and "-m ops.redrive" not in dry()
@@ -281,6 +283,7 @@ def test_make_invoke_with_a_malformed_event_file_prints_one_line(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
+        env=outside_make(),
     )
     assert done.returncode != 0 and "line 2, column 3" in one_error_line(done.stderr.split("make: ***")[0])
 

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from local import local_env, progress, stack_record, terraform
-from tests.helpers import wait_for
+from tests.helpers import outside_make, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(p.name for p in (REPO / "functions").iterdir() if (p / "app.py").exists())
@@ -26,7 +26,7 @@ FUNCTIONS = sorted(p.name for p in (REPO / "functions").iterdir() if (p / "app.p
 
 def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=REPO, env=env or os.environ.copy(), text=True, capture_output=True
+        ["make", "--no-print-directory", *args], cwd=REPO, env=outside_make(env), text=True, capture_output=True
     )
 
 

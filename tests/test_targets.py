@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from local import targets
-from tests.helpers import clear_shell_aws
+from tests.helpers import clear_shell_aws, outside_make
 
 
 def test_the_aws_target_reads_a_deployed_environment_and_never_changes_it(tmp_path, monkeypatch):
@@ -64,7 +64,12 @@ def test_the_aws_target_says_how_to_get_the_outputs_when_terraform_has_none(monk
     ],
 )
 def test_make_test_target_aws_needs_a_deployed_non_prod_environment(args, message):
-    proc = subprocess.run(["make", "--no-print-directory", "test", "TARGET=aws", *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "test", "TARGET=aws", *args],
+        capture_output=True,
+        text=True,
+        env=outside_make(),
+    )
     assert proc.returncode == 2 and message in proc.stderr
 
 
