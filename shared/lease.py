@@ -13,50 +13,53 @@ lease nor a duplicated hop can start a second chain.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from shared.clients import client, conditional_check_failed
 
 
-def _update(table: str, name: str, update: str, condition: str, values: dict[str, dict[str, str]]) -> bool:
+def _granted(write: Callable[..., Any], **request: Any) -> bool:
+    """One conditional write: True if it was made, False if its condition did not hold."""
     try:
-        client("dynamodb").update_item(
-            TableName=table,
-            Key={"lease_id": {"S": name}},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues=values,
-        )
+        write(**request)
     except ClientError as exc:
         if conditional_check_failed(exc):
             return False
         raise
     return True
+
+
+def _update(table: str, name: str, update: str, condition: str, values: dict[str, dict[str, str]]) -> bool:
+    return _granted(
+        client("dynamodb").update_item,
+        TableName=table,
+        Key={"lease_id": {"S": name}},
+        UpdateExpression=update,
+        ConditionExpression=condition,
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues=values,
+    )
 
 
 def acquire(table: str, name: str, owner: str, seconds: int, now: float | None = None) -> bool:
     """Take the lease if it is free or expired (or already ours); the owner's hop 1 holds it."""
     now = time.time() if now is None else now
-    try:
-        client("dynamodb").put_item(
-            TableName=table,
-            Item={
-                "lease_id": {"S": name},
-                "owner": {"S": owner},
-                "expires_at": {"N": str(int(now + seconds))},
-                "current_hop": {"N": "1"},
-            },
-            ConditionExpression="attribute_not_exists(lease_id) OR expires_at < :now OR #o = :owner",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":now": {"N": str(int(now))}, ":owner": {"S": owner}},
-        )
-    except ClientError as exc:
-        if conditional_check_failed(exc):
-            return False
-        raise
-    return True
+    return _granted(
+        client("dynamodb").put_item,
+        TableName=table,
+        Item={
+            "lease_id": {"S": name},
+            "owner": {"S": owner},
+            "expires_at": {"N": str(int(now + seconds))},
+            "current_hop": {"N": "1"},
+        },
+        ConditionExpression="attribute_not_exists(lease_id) OR expires_at < :now OR #o = :owner",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":now": {"N": str(int(now))}, ":owner": {"S": owner}},
+    )
 
 
 def renew(table: str, name: str, owner: str, seconds: int, now: float | None = None) -> bool:
@@ -102,16 +105,11 @@ def take_turn(table: str, name: str, owner: str, hop: int, seconds: int, now: fl
 
 def release(table: str, name: str, owner: str) -> bool:
     """Give the lease up if it is still ours."""
-    try:
-        client("dynamodb").delete_item(
-            TableName=table,
-            Key={"lease_id": {"S": name}},
-            ConditionExpression="#o = :owner",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":owner": {"S": owner}},
-        )
-    except ClientError as exc:
-        if conditional_check_failed(exc):
-            return False
-        raise
-    return True
+    return _granted(
+        client("dynamodb").delete_item,
+        TableName=table,
+        Key={"lease_id": {"S": name}},
+        ConditionExpression="#o = :owner",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":owner": {"S": owner}},
+    )

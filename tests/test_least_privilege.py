@@ -108,10 +108,10 @@ def units_of(module: str, source: str) -> dict[Unit, tuple[set[str], set[Unit]]]
         actions: set[str] = set()
         refs: set[Unit] = {(module, "<module>")}
         for node in (sub for n in nodes for sub in ast.walk(n)):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                service = client_service(node.func.value, names)
-                if service and node.func.attr in operations(service):
-                    actions.add(iam_action(service, node.func.attr))
+            if isinstance(node, ast.Attribute):  # an operation called, or handed on to be called
+                service = client_service(node.value, names)
+                if service and node.attr in operations(service):
+                    actions.add(iam_action(service, node.attr))
             if isinstance(node, ast.Name) and node.id in LIBRARY_CALLS:
                 actions |= LIBRARY_CALLS[node.id]
             if (isinstance(node, ast.Attribute) and node.attr == "NoSuchKey") or (
@@ -174,6 +174,7 @@ def f(body, s3: Any = None):
     (s3 or client("s3")).get_object(Bucket=b, Key=k)
     client("s3").exceptions.NoSuchKey  # needs s3:ListBucket to be told from AccessDenied
     client("lambda").invoke(FunctionName=f)
+    granted(client("dynamodb").batch_write_item, RequestItems={})
     layer = DynamoDBPersistenceLayer(table_name=t)
 """
     assert calls_in(source) == {
@@ -183,6 +184,7 @@ def f(body, s3: Any = None):
         "s3:GetObject",
         "s3:ListBucket",
         "lambda:InvokeFunction",
+        "dynamodb:BatchWriteItem",
         *LIBRARY_CALLS["DynamoDBPersistenceLayer"],
     }
 
