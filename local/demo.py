@@ -10,6 +10,7 @@ from collections import Counter
 
 from local import stack as harness
 from local.tables import scan
+from shared.history import read_history
 
 USERS, PER_USER, THREADS = 12, 20, 6
 FANOUT_ITEMS, RELAY_OBJECTS, WORKFLOW_REQUESTS = 300, 120, 5
@@ -40,10 +41,7 @@ def sticky_queue_demo(stack: harness.Stack) -> list[str]:
     s3 = stack.client("s3")
 
     def entries(user: str) -> list[dict]:
-        try:
-            return json.loads(s3.get_object(Bucket=bucket, Key=f"users/{user}.json")["Body"].read())["entries"]
-        except s3.exceptions.NoSuchKey:
-            return []
+        return [e.model_dump(mode="json") for e in read_history(s3, bucket, user)]
 
     deadline = time.time() + 120
     while time.time() < deadline and not all(len(entries(u)) == PER_USER for u in users):
