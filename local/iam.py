@@ -1,6 +1,6 @@
 """IAM as AWS evaluates it, for requests signed with an assumed role's credentials.
 
-The emulator (``local/emulator.py``) asks ``Authorizer.check`` about every request before moto
+The emulator (``local/emulator/server.py``) asks ``Authorizer.check`` about every request before moto
 sees it. Only credentials that ``sts:AssumeRole`` issued are checked: the emulator's dummy keys
 (``test``), which Terraform, the tests and the runner's own API calls use, are never checked,
 so set-up needs no permissions. Each function's workers and SQS pollers run with their
