@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 
 from shared.messages import DocumentEntry, DocumentSegment, StickyMessage, UserDocument
 
-HEAD_MAX_BYTES = 128 * 1024  # a head past this rolls over: it and a batch stay within 256 KiB written
+HEAD_MAX_BYTES = 128 * 1024  # a head past this rolls over (bench/history.py: < 256 KiB written per batch)
 SEQ_DIGITS = 16  # seqs stay below 2**53 (shared/assignments.py): 16 digits keep keys in seq order
 
 
