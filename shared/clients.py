@@ -34,6 +34,11 @@ def conditional_check_failed(exc: ClientError) -> bool:
     return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
+def precondition_failed(exc: ClientError) -> bool:
+    """S3 refused a conditional write (If-Match / If-None-Match): another writer got there first."""
+    return exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict")
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints/credentials between cases)."""
     client.cache_clear()

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from config import Config
 
 from shared.batch import GroupedBatchProcessor
-from shared.clients import client
+from shared.clients import client, precondition_failed
 from shared.history import (
     HEAD_MAX_BYTES,
     DocumentCache,
@@ -82,7 +82,7 @@ def seal(s3: Any, bucket: str, segment: DocumentSegment) -> None:
         )
         metrics.add_metric(name="DocumentRollovers", unit=MetricUnit.Count, value=1)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+        if not precondition_failed(exc):
             raise
 
 
@@ -110,7 +110,7 @@ def append_to_segments(s3: Any, bucket: str, user_id: str, messages: Sequence[St
                 added += changed
                 break
             except ClientError as exc:
-                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if not precondition_failed(exc):
                     raise
         else:
             raise ConcurrentWrite(f"gave up writing {key} after {WRITE_ATTEMPTS} conflicting attempts")
@@ -166,7 +166,7 @@ def append_to_document(bucket: str, user_id: str, messages: Sequence[StickyMessa
             return added + added_here
         except ClientError as exc:
             documents.drop(cache_key)
-            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
+            if not (precondition_failed(exc) or exc.response["Error"]["Code"] == "NoSuchKey"):
                 raise
             metrics.add_metric(name="DocumentWriteConflicts", unit=MetricUnit.Count, value=1)
     raise ConcurrentWrite(f"gave up writing {key} after {WRITE_ATTEMPTS} conflicting attempts")
